@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -17,9 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ConfigError", "InstagramFlavor", "Settings", "load_settings"]
 
+_BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
 
 class InstagramFlavor(StrEnum):
-    """Which Instagram API the client speaks."""
+    """Instagram API flavor that the client speaks."""
 
     INSTAGRAM_LOGIN = "instagram_login"
     BASIC_DISPLAY = "basic_display"
@@ -53,7 +57,8 @@ class Settings(BaseSettings):
     instagram_graph_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
 
     public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8080")
-    http_host: str = "0.0.0.0"  # noqa: S104 - the web server must be reachable from outside
+    # Listen on every interface by default so that Meta and Telegram can reach the routes.
+    http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
     database_url: str = "sqlite:///data/gramlink.db"
@@ -66,8 +71,8 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    # Set by the command line, not by the environment: `--sandbox` serves the embedded
-    # Instagram sandbox from the bot's own web server and fills in its credentials.
+    # Sandbox mode serves the embedded Instagram sandbox from the bot's own web server and
+    # fills in its app credentials. `--sandbox` sets it, and so does SANDBOX=true.
     sandbox: bool = Field(default=False, exclude=True)
 
     @field_validator("log_level", mode="before")
@@ -75,11 +80,28 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_bot_token(cls, value: SecretStr) -> SecretStr:
+        if not _BOT_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("expected the token from @BotFather, shaped like 123456789:AAE...")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters from this set for secret_token.
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("use 1-256 characters from A-Z, a-z, 0-9, _ and -")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         if not value.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///PATH is supported, for example sqlite:///data/gramlink.db")
+            raise ValueError(
+                "only sqlite:///PATH is supported, for example sqlite:///data/gramlink.db"
+            )
         return value
 
     @model_validator(mode="after")
@@ -91,7 +113,10 @@ class Settings(BaseSettings):
                 "INSTAGRAM_CLIENT_ID is required; set it to the app id from the Meta developer "
                 "dashboard, or start with --sandbox"
             )
-        if self.instagram_client_secret is None or not self.instagram_client_secret.get_secret_value():
+        if (
+            self.instagram_client_secret is None
+            or not self.instagram_client_secret.get_secret_value()
+        ):
             raise ValueError(
                 "INSTAGRAM_CLIENT_SECRET is required; set it to the app secret from the Meta "
                 "developer dashboard, or start with --sandbox"
