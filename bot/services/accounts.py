@@ -116,6 +116,12 @@ class AccountService:
         self._settings = settings
         self._clock = clock
 
+    async def record_user(
+        self, telegram_user_id: int, *, username: str | None, first_name: str | None
+    ) -> None:
+        """Insert or update the Telegram user who sent a command."""
+        await self._storage.upsert_telegram_user(telegram_user_id, username, first_name)
+
     async def start_connect(self, telegram_user_id: int, chat_id: int) -> str:
         """Create a single-use OAuth state bound to the user and return the authorization URL."""
         state = secrets.token_urlsafe(24)
