@@ -195,7 +195,13 @@ def _fill_demo_account(account: SandboxAccount) -> None:
     for number, timestamp in enumerate(timestamps, start=1):
         caption: str | None = _CAPTIONS[number % len(_CAPTIONS)]
         if number == 63:
-            child_types = (_IMAGE, _IMAGE, _IMAGE, _VIDEO, _IMAGE) * 2
+            child_types: tuple[SandboxMediaType, ...] = (
+                _IMAGE,
+                _IMAGE,
+                _IMAGE,
+                _VIDEO,
+                _IMAGE,
+            ) * 2
             account.add_post(
                 _CAROUSEL, timestamp, caption="Ten from the trip 🧳", child_types=child_types
             )
