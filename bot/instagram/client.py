@@ -76,7 +76,7 @@ class InstagramClient:
     """Async client for the OAuth flow and the read-only media endpoints of one Instagram app.
 
     All calls share one `httpx.AsyncClient`. Idempotent GET calls are retried on timeouts,
-    connection errors and 5xx answers with jittered exponential backoff; the code exchange
+    connection errors and 5xx responses with jittered exponential backoff; the code exchange
     is never retried because a code is single-use.
     """
 
@@ -304,7 +304,7 @@ class InstagramClient:
         retry: bool = True,
         code_exchange: bool = False,
     ) -> Any:
-        """Send one call, retrying GETs, and return the decoded JSON of a successful answer."""
+        """Send one call, retrying GETs, and return the decoded JSON of a successful response."""
         secrets = (*secrets, self._client_secret)
         attempts = self.max_attempts if retry else 1
         for attempt in range(1, attempts + 1):
@@ -319,7 +319,7 @@ class InstagramClient:
                     code_exchange=code_exchange,
                 )
             except InstagramUnavailableError as exc:
-                # A 4xx or 200 answer that is not JSON will not change on a second try.
+                # A 4xx or 200 response that is not JSON will not change on a second try.
                 transient = exc.status is None or exc.status >= 500
                 if not transient or attempt == attempts:
                     raise
@@ -359,7 +359,7 @@ class InstagramClient:
         if failure is not None:
             raise InstagramUnavailableError(failure)
 
-        logger.debug("Instagram %s answered HTTP %d", operation, response.status_code)
+        logger.debug("Instagram %s returned HTTP %d", operation, response.status_code)
         body = _decode_json(response, operation)
         if response.status_code >= 400 or has_error(body):
             raise error_from_response(
@@ -393,7 +393,7 @@ def _decode_json(response: httpx.Response, operation: str) -> Any:
         status = response.status_code
         content_type = response.headers.get("content-type", "no content type")
         raise InstagramUnavailableError(
-            f"Instagram {operation} answered HTTP {status} with a non-JSON body ({content_type})",
+            f"Instagram {operation} returned HTTP {status} with a non-JSON body ({content_type})",
             status=status,
         ) from None
 

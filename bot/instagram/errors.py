@@ -1,4 +1,4 @@
-"""Errors raised by the Instagram client, and the parser that turns API answers into them."""
+"""Errors raised by the Instagram client, and how API error responses map to them."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class InstagramError(Exception):
     """Root of every error the Instagram client raises.
 
     `status` is the HTTP status, `code`, `subcode` and `error_type` come from the error body,
-    and `trace_id` is Meta's `fbtrace_id`, which Meta support asks for.
+    and `trace_id` is Meta's `fbtrace_id`, which identifies the request to Meta support.
     """
 
     def __init__(
@@ -115,7 +115,7 @@ class AuthorizationCodeError(InstagramError):
 
 
 class InstagramUnavailableError(InstagramError):
-    """Instagram did not answer usefully: timeout, connection error, 5xx or a non-JSON body."""
+    """Instagram is unreachable or failing: timeout, connection error, 5xx or a non-JSON body."""
 
 
 def parse_usage_headers(headers: Mapping[str, str]) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def error_from_response(
     code_exchange: bool = False,
     secrets: Iterable[str] = (),
 ) -> InstagramError:
-    """Build the error for an API answer that carries an error or a failure status.
+    """Build the error for an API response that carries an error body or a failure status.
 
     Both error shapes parse: the flat one of the code exchange (`error_type`, `code`,
     `error_message`) and the Graph one (`{"error": {"message", "type", "code", ...}}`).

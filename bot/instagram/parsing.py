@@ -1,4 +1,4 @@
-"""Turn successful Instagram JSON answers into the typed models.
+"""Parse successful Instagram JSON responses into the typed models.
 
 Every function raises InstagramError with a message naming the missing or malformed field,
 so a body of the wrong shape never escapes as KeyError or TypeError.
@@ -37,7 +37,7 @@ _KNOWN_MEDIA_TYPES = {member.value: member for member in MediaType}
 
 
 def parse_short_lived_token(body: Any) -> ShortLivedToken:
-    """Parse the code exchange answer, flat or wrapped in `{"data": [{...}]}`."""
+    """Parse the code exchange response, flat or wrapped in `{"data": [{...}]}`."""
     data = _object(body, "token response")
     wrapped = data.get("data")
     if "access_token" not in data and isinstance(wrapped, list):
@@ -177,26 +177,26 @@ def _media_type(
     return inferred
 
 
-def _object(value: Any, what: str) -> Mapping[str, Any]:
+def _object(value: Any, subject: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InstagramError(f"Unexpected {what} from Instagram: expected a JSON object")
+        raise InstagramError(f"Unexpected {subject} from Instagram: expected a JSON object")
     return value
 
 
-def _required_text(data: Mapping[str, Any], name: str, what: str) -> str:
+def _required_text(data: Mapping[str, Any], name: str, subject: str) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value:
-        raise InstagramError(f"Unexpected {what} from Instagram: `{name}` is missing")
+        raise InstagramError(f"Unexpected {subject} from Instagram: `{name}` is missing")
     return value
 
 
-def _identifier(value: Any, name: str, what: str) -> str:
+def _identifier(value: Any, name: str, subject: str) -> str:
     # Ids can exceed 2**53; Python's json keeps big integers exact, so str() is lossless.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
-    raise InstagramError(f"Unexpected {what} from Instagram: `{name}` is missing")
+    raise InstagramError(f"Unexpected {subject} from Instagram: `{name}` is missing")
 
 
 def _permissions(value: Any) -> tuple[str, ...]:

@@ -21,8 +21,9 @@ def fixed_clock() -> datetime:
     return NOW
 
 
-
-def make_client(http_client: httpx.AsyncClient, flavor: str = "instagram_login") -> InstagramClient:
+def make_client(
+    http_client: httpx.AsyncClient, flavor: str = "instagram_login"
+) -> InstagramClient:
     """Build a client against the fake hosts, with no delay between retries."""
     return InstagramClient(
         CLIENT_ID,

@@ -137,7 +137,7 @@ def test_authorization_url_uses_basic_display_defaults(basic_client: InstagramCl
     assert params["state"] == ["state-abc"]
 
 
-def test_authorization_url_keeps_query_of_custom_authorize_url(
+def test_authorization_url_keeps_custom_query(
     http_client: httpx.AsyncClient,
 ) -> None:
     client = InstagramClient(
@@ -184,7 +184,7 @@ def test_client_rejects_empty_secret(http_client: httpx.AsyncClient) -> None:
 # Code exchange
 
 
-async def test_exchange_code_posts_form_and_parses_flat_response(
+async def test_exchange_code_flat_response(
     client: InstagramClient, respx_mock: respx.MockRouter
 ) -> None:
     route = respx_mock.post(TOKEN_URL).mock(
@@ -228,7 +228,7 @@ async def test_exchange_code_parses_response_wrapped_in_data(
     assert token.permissions == ("instagram_business_basic",)
 
 
-async def test_exchange_code_keeps_small_numeric_user_id_as_string(
+async def test_exchange_code_small_numeric_user_id(
     basic_client: InstagramClient, respx_mock: respx.MockRouter
 ) -> None:
     respx_mock.post(TOKEN_URL).mock(
@@ -275,7 +275,7 @@ async def test_exchange_code_rejects_empty_code_without_request(
         "to the one you used in the OAuth dialog request",
     ],
 )
-async def test_exchange_code_raises_authorization_code_error_for_flat_error(
+async def test_exchange_code_flat_error(
     client: InstagramClient, respx_mock: respx.MockRouter, api_message: str
 ) -> None:
     respx_mock.post(TOKEN_URL).mock(
@@ -354,7 +354,7 @@ async def test_exchange_code_rejects_response_without_user_id(
 
 
 @pytest.mark.parametrize("flavor", ["instagram_login", "basic_display"])
-async def test_exchange_for_long_lived_sends_secret_and_sets_expiry(
+async def test_long_lived_exchange_sets_expiry(
     http_client: httpx.AsyncClient, respx_mock: respx.MockRouter, flavor: str
 ) -> None:
     client = make_client(http_client, flavor=flavor)
@@ -379,11 +379,13 @@ async def test_exchange_for_long_lived_sends_secret_and_sets_expiry(
     assert token.user_id is None
 
 
-async def test_long_lived_token_from_code_fills_user_id_from_short_token(
+async def test_long_lived_token_from_code_keeps_user_id(
     client: InstagramClient, respx_mock: respx.MockRouter
 ) -> None:
     respx_mock.post(TOKEN_URL).mock(
-        return_value=json_response(f'{{"access_token": "{SHORT_TOKEN}", "user_id": {BIG_USER_ID}}}')
+        return_value=json_response(
+            f'{{"access_token": "{SHORT_TOKEN}", "user_id": {BIG_USER_ID}}}'
+        )
     )
     long_lived_route = respx_mock.get(LONG_LIVED_URL).mock(
         return_value=httpx.Response(
@@ -423,7 +425,9 @@ async def test_refresh_accepts_expires_in_as_string(
     client: InstagramClient, respx_mock: respx.MockRouter
 ) -> None:
     respx_mock.get(REFRESH_URL).mock(
-        return_value=httpx.Response(200, json={"access_token": REFRESHED_TOKEN, "expires_in": "60"})
+        return_value=httpx.Response(
+            200, json={"access_token": REFRESHED_TOKEN, "expires_in": "60"}
+        )
     )
 
     token = await client.refresh(LONG_TOKEN)
@@ -616,7 +620,7 @@ async def test_media_page_parses_images_videos_and_carousels(
     assert page.has_next is True
 
 
-async def test_media_page_accepts_post_without_caption_and_media_url(
+async def test_media_page_post_without_caption_or_url(
     client: InstagramClient, respx_mock: respx.MockRouter
 ) -> None:
     respx_mock.get(f"{GRAPH_URL}/v25.0/me/media").mock(
@@ -672,7 +676,7 @@ async def test_media_page_without_paging_is_last(
         ),
     ],
 )
-async def test_media_page_infers_unknown_media_type_from_shape(
+async def test_media_page_unknown_media_type(
     client: InstagramClient,
     respx_mock: respx.MockRouter,
     extra: dict[str, object],
@@ -713,7 +717,7 @@ async def test_media_page_rejects_item_without_id(
         await client.media_page(LONG_TOKEN)
 
 
-async def test_media_page_rejects_data_that_is_not_a_list(
+async def test_media_page_rejects_non_list_data(
     client: InstagramClient, respx_mock: respx.MockRouter
 ) -> None:
     respx_mock.get(f"{GRAPH_URL}/v25.0/me/media").mock(
