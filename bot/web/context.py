@@ -16,10 +16,14 @@ __all__ = ["WEB_CONTEXT", "WebContext", "WebhookTarget"]
 
 @dataclass(frozen=True, slots=True)
 class WebhookTarget:
-    """Where `POST /telegram/webhook` hands verified updates, and the secret it checks."""
+    """Where `POST /telegram/webhook` hands verified updates, and the secret it checks.
+
+    `deliver` returns False while the bot is shutting down, and raises ValueError for a
+    body that is not a Telegram update.
+    """
 
     secret: str = field(repr=False)
-    deliver: Callable[[dict[str, Any]], Awaitable[None]]
+    deliver: Callable[[dict[str, Any]], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,5 +35,11 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise web.HTTPBadRequest(text="request body is not a Telegram update")
 
-    await webhook.deliver(update)
+    try:
+        accepted = await webhook.deliver(update)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if not accepted:
+        # Telegram retries later, when the restarted bot answers again.
+        raise web.HTTPServiceUnavailable(text="the bot is shutting down")
     return web.Response(status=200)

@@ -1,0 +1,161 @@
+"""Command line: `python -m bot [--sandbox | --demo]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from telegram.error import InvalidToken, NetworkError
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logging_setup import configure_logging
+from storage import StorageError
+
+if TYPE_CHECKING:
+    from bot.playground import FakeTelegram
+
+logger = logging.getLogger("bot")
+
+# Exit statuses: a configuration or database problem found at start-up, and a Bot API
+# that cannot be reached.
+EXIT_CONFIG_ERROR = 2
+EXIT_UNAVAILABLE = 1
+EXIT_INTERRUPTED = 130
+
+# Token of the fake Bot API that --demo starts; it is not a real bot's token.
+DEMO_BOT_TOKEN = "123456:GRAMLINK-DEMO"
+DEMO_HTTP_HOST = "127.0.0.1"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Gramlink: a Telegram bot that brings Instagram photos into Telegram. "
+        "Settings come from the environment or a .env file in the working directory.",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="serve an embedded Instagram sandbox instead of calling Meta; "
+        "only TELEGRAM_BOT_TOKEN is needed",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against a local fake Telegram with a web chat page and the Instagram "
+        "sandbox; no setting is needed",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bot until SIGINT or SIGTERM; return the process exit status."""
+    args = parse_args(argv)
+    try:
+        asyncio.run(_run(demo=args.demo, sandbox=args.sandbox or args.demo))
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}")
+    except StorageError as exc:
+        return _fail(f"database error: {exc}; check DATABASE_URL and TOKEN_ENCRYPTION_KEY")
+    except InvalidToken:
+        return _fail(
+            "configuration error: the Bot API rejected TELEGRAM_BOT_TOKEN; "
+            "copy the token from @BotFather again"
+        )
+    except NetworkError as exc:
+        return _fail(
+            f"cannot reach the Bot API ({exc}); check TELEGRAM_API_URL and the network",
+            status=EXIT_UNAVAILABLE,
+        )
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return 0
+
+
+async def _run(*, demo: bool, sandbox: bool) -> None:
+    fake_telegram = await _start_fake_telegram() if demo else None
+    try:
+        settings = _load(sandbox=sandbox, fake_telegram=fake_telegram)
+        configure_logging(settings.log_level, secrets=_secrets(settings))
+
+        from bot.app import create_app
+
+        app = create_app(settings, sandbox=sandbox)
+        if fake_telegram is not None:
+            _announce_demo(fake_telegram)
+        await app.run_until_signal()
+    finally:
+        if fake_telegram is not None:
+            await fake_telegram.stop()
+
+
+async def _start_fake_telegram() -> FakeTelegram:
+    from bot.playground import FakeTelegram
+
+    fake_telegram = FakeTelegram(DEMO_BOT_TOKEN)
+    await fake_telegram.start(host=DEMO_HTTP_HOST, port=0)
+    return fake_telegram
+
+
+def _load(*, sandbox: bool, fake_telegram: FakeTelegram | None) -> Settings:
+    overrides: dict[str, Any] = {"sandbox": True} if sandbox else {}
+    if fake_telegram is None:
+        return load_settings(**overrides)
+
+    settings = load_settings(
+        **overrides,
+        telegram_bot_token=fake_telegram.token,
+        telegram_api_url=fake_telegram.api_url,
+    )
+    # The demo stays on loopback unless the operator chose an address.
+    demo_values: dict[str, Any] = {}
+    if "http_host" not in settings.model_fields_set:
+        demo_values["http_host"] = DEMO_HTTP_HOST
+    port = settings.http_port
+    if "public_url" not in settings.model_fields_set:
+        if port == 0:
+            # NOTE: the port is found by binding and releasing it, so another process
+            # could take it before the bot binds it again.
+            port = _free_port(demo_values.get("http_host", settings.http_host))
+            demo_values["http_port"] = port
+        demo_values["public_url"] = f"http://127.0.0.1:{port}"
+    return load_settings(
+        **overrides,
+        telegram_bot_token=fake_telegram.token,
+        telegram_api_url=fake_telegram.api_url,
+        **demo_values,
+    )
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _announce_demo(fake_telegram: FakeTelegram) -> None:
+    sys.stdout.write(f"Gramlink demo: open {fake_telegram.page_url} in a browser to chat.\n")
+    sys.stdout.flush()
+    logger.info("Demo web chat at %s", fake_telegram.page_url)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.telegram_bot_token, settings.instagram_client_secret]
+    values += [settings.telegram_webhook_secret, settings.token_encryption_key]
+    return [value.get_secret_value() for value in values if value is not None]
+
+
+def _fail(message: str, *, status: int = EXIT_CONFIG_ERROR) -> int:
+    sys.stderr.write(f"gramlink: {message}\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
