@@ -354,7 +354,7 @@ class InstagramClient:
             response = await self._http.request(method, url, params=params, data=data)
         except httpx.TimeoutException as exc:
             failure = f"Instagram {operation} timed out ({type(exc).__name__})"
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             failure = f"Could not reach Instagram for {operation} ({type(exc).__name__})"
         if failure is not None:
             raise InstagramUnavailableError(failure)

@@ -198,7 +198,7 @@ def error_from_response(
             message,
             status=status,
             usage=usage,
-            retry_after=retry_after_from_usage(usage),
+            retry_after=retry_after_from_usage(usage) or _retry_after_header(headers),
             **fields,
         )
     if status >= 500:
@@ -245,6 +245,13 @@ def _error_fields(body: Any) -> dict[str, Any]:
         fields["code"] = _integer(body.get("code"))
         fields["trace_id"] = _text(body.get("fbtrace_id"))
     return fields
+
+
+def _retry_after_header(headers: Mapping[str, str]) -> float | None:
+    # Only the delay-seconds form of Retry-After; an HTTP date is ignored.
+    lowered = {name.lower(): value for name, value in headers.items()}
+    value = lowered.get("retry-after", "").strip()
+    return float(value) if value.isdigit() and int(value) > 0 else None
 
 
 def _text(value: Any) -> str | None:

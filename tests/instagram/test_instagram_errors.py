@@ -282,6 +282,19 @@ async def test_http_429_is_rate_limit(
     assert caught.value.status == 429
 
 
+async def test_http_429_honours_retry_after_header(
+    client: InstagramClient, respx_mock: respx.MockRouter
+) -> None:
+    respx_mock.get(PROFILE_URL).mock(
+        return_value=httpx.Response(429, json={}, headers={"Retry-After": "120"})
+    )
+
+    with pytest.raises(RateLimitError) as caught:
+        await client.profile(TOKEN)
+
+    assert caught.value.retry_after == 120.0
+
+
 # Retries and unavailability
 
 
@@ -464,6 +477,7 @@ async def test_code_exchange_error_message_hides_code(
         httpx.ConnectError("failed to connect to graph.instagram.test"),
         httpx.ReadTimeout("timed out"),
         httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.DecodingError("Error -3 while decompressing data"),
     ],
 )
 async def test_transport_error_hides_url_and_chain(
