@@ -119,9 +119,11 @@ async def _sandbox_middleware(request: web.Request, handler: _Handler) -> web.St
         logger.debug("Sandbox Graph error on %s: code %s", endpoint, error.code)
         return _graph_error_response(state, error)
     except CodeExchangeError as error:
+        logger.debug("Sandbox code exchange rejected: %s", error.message)
         body = {"error_type": "OAuthException", "code": 400, "error_message": error.message}
         return web.json_response(body, status=400)
     except ControlRequestError as error:
+        logger.debug("Sandbox control request %s rejected: %s", request.path, error)
         return web.json_response({"error": str(error)}, status=400)
 
 

@@ -14,7 +14,7 @@ __all__ = ["ControlRequestError", "add_control_routes"]
 
 
 class ControlRequestError(Exception):
-    """An invalid control request, answered with HTTP 400 and the message."""
+    """An invalid control request, which the middleware returns as HTTP 400 with the message."""
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -87,7 +87,7 @@ async def add_post(request: web.Request) -> web.Response:
 
 
 async def revoke(request: web.Request) -> web.Response:
-    """Invalidate every token of an account, so Graph calls answer code 190."""
+    """Invalidate every token of an account, so Graph calls fail with code 190."""
     state = request.app[SANDBOX_STATE]
     body = await _json_body(request)
     account = state.account(str(body.get("account", "")))
@@ -97,7 +97,7 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 async def rate_limit(request: web.Request) -> web.Response:
-    """Make the next `count` Graph calls answer code 4."""
+    """Make the next `count` Graph calls fail with code 4."""
     state = request.app[SANDBOX_STATE]
     count = _integer(await _json_body(request), "count", default=1)
     state.rate_limit(count)
@@ -105,7 +105,7 @@ async def rate_limit(request: web.Request) -> web.Response:
 
 
 async def fail(request: web.Request) -> web.Response:
-    """Make the next `count` token and Graph calls answer HTTP 500 (`html` for an HTML body)."""
+    """Make the next `count` token and Graph calls fail with HTTP 500, as HTML if `html`."""
     state = request.app[SANDBOX_STATE]
     body = await _json_body(request)
     count = _integer(body, "count", default=1)

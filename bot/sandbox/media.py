@@ -29,7 +29,7 @@ def _check_signature(request: web.Request) -> None:
     signature = request.query.get("sig", "")
     if not verify_media_signature(state.media_key, request.path, expires, signature):
         raise web.HTTPForbidden(text="Bad URL hash")
-    # Like Instagram's CDN: once the signed URL expires, the file answers 403.
+    # Instagram's CDN also rejects a signed URL with 403 once it has expired.
     if state.now().timestamp() >= expires:
         raise web.HTTPForbidden(text="URL signature expired")
 
@@ -102,14 +102,14 @@ async def serve_avatar(request: web.Request) -> web.Response:
 
 def _preview_url(request: web.Request, state: SandboxState, media: SandboxMedia) -> str | None:
     """Return a signed relative URL of an image that shows the post, if it has one."""
-    shown = media.children[0] if media.children else media
-    if shown.media_type is SandboxMediaType.VIDEO:
+    displayed_media = media.children[0] if media.children else media
+    if displayed_media.media_type is SandboxMediaType.VIDEO:
         route_name = "media.thumbnail"
-    elif shown.media_type is SandboxMediaType.IMAGE:
+    elif displayed_media.media_type is SandboxMediaType.IMAGE:
         route_name = "media.image"
     else:
         return None
-    path = request.app.router[route_name].url_for(media_id=shown.id).path
+    path = request.app.router[route_name].url_for(media_id=displayed_media.id).path
     expires = int((state.now() + state.media_url_ttl).timestamp())
     query = urlencode({"expires": expires, "sig": media_signature(state.media_key, path, expires)})
     return f"{path}?{query}"

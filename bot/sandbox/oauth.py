@@ -32,7 +32,7 @@ APP_NAME = "Gramlink"
 
 
 class _AuthorizeRequestError(Exception):
-    """An authorize request that cannot be shown, answered with a 400 page."""
+    """An invalid authorize request, shown as a 400 error page."""
 
 
 def _split_scopes(raw: str) -> list[str]:
@@ -64,6 +64,7 @@ def _validate_authorize_request(state: SandboxState, params: Mapping[str, str]) 
 
 
 def _error_page(message: str) -> web.Response:
+    logger.debug("Sandbox authorize request rejected: %s", message)
     body = f'<h1>Something went wrong</h1><p class="error">{escape(message)}</p>'
     return html_response("Authorization error", body, status=400)
 

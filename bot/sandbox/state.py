@@ -31,7 +31,7 @@ __all__ = [
     "TokenRecord",
 ]
 
-# Fake, public credentials: the sandbox accepts nothing else unless told otherwise.
+# Fake, public credentials. The sandbox accepts no others unless the caller passes its own.
 SANDBOX_CLIENT_ID = "sandbox-app-id"
 SANDBOX_CLIENT_SECRET = "sandbox-app-secret"
 
@@ -60,7 +60,7 @@ class Flavor(StrEnum):
 
 
 class CodeExchangeError(Exception):
-    """A failed code exchange, answered in the flat `error_type` shape with HTTP 400."""
+    """A failed code exchange, returned in the flat `error_type` shape with HTTP 400."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -68,7 +68,7 @@ class CodeExchangeError(Exception):
 
 
 class GraphError(Exception):
-    """A failed Graph call, answered in the `{"error": {...}}` shape."""
+    """A failed Graph call, returned in the `{"error": {...}}` shape."""
 
     def __init__(
         self,
@@ -118,7 +118,7 @@ class AuthorizationCode:
 
 @dataclass(slots=True)
 class TokenRecord:
-    """What the sandbox remembers about one access token."""
+    """Sandbox record of one access token: owner, flavor, scopes and lifetime."""
 
     account_id: str
     flavor: Flavor
@@ -409,19 +409,19 @@ class SandboxState:
         return revoked
 
     def token_record(self, token: str) -> TokenRecord | None:
-        """Return what the sandbox knows about `token`, or None."""
+        """Return the record of `token`, or None if the sandbox never issued it."""
         return self._tokens.get(token)
 
     # Fault injection and counters
 
     def rate_limit(self, count: int) -> None:
-        """Answer the next `count` Graph calls with error code 4."""
+        """Make the next `count` Graph calls fail with error code 4."""
         if count < 0:
             raise ValueError(f"count must not be negative, got {count}")
         self.pending_rate_limits = count
 
     def fail(self, count: int, *, html: bool = False) -> None:
-        """Answer the next `count` token and Graph calls with HTTP 500."""
+        """Make the next `count` token and Graph calls fail with HTTP 500."""
         if count < 0:
             raise ValueError(f"count must not be negative, got {count}")
         self.pending_failures = count
