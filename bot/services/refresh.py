@@ -349,7 +349,7 @@ class RefreshService:
         await self._send_with_reconnect_button(account.telegram_user_id, text)
 
     async def _send_with_reconnect_button(self, chat_id: int, text: str) -> None:
-        username = self._bot_username() if self._bot_username is not None else None
+        username = self._current_bot_username()
         if username:
             await self._notifier.send_text(
                 chat_id=chat_id,
@@ -359,6 +359,16 @@ class RefreshService:
             return
         # Without the bot's username there is no deep link, so the text names the command.
         await self._notifier.send_text(chat_id=chat_id, text=f"{text} Send /connect to do it.")
+
+    def _current_bot_username(self) -> str | None:
+        if self._bot_username is None:
+            return None
+        try:
+            return self._bot_username()
+        except RuntimeError:
+            # python-telegram-bot raises RuntimeError for `Bot.username` before `get_me`.
+            logger.debug("The bot's username is not known yet; sending no reconnect button")
+            return None
 
 
 def _describe_error(exc: InstagramError) -> str:
