@@ -66,6 +66,8 @@ def _rate_limit_error(state: SandboxState, request: web.Request) -> GraphError:
             ]
         }
         headers["X-Business-Use-Case-Usage"] = json.dumps(business_usage)
+    # NOTE: HTTP 400 for code 4 is a guess, and Meta also sends usage headers on successful
+    # calls, which the sandbox does not. Clients should classify by error code.
     return GraphError(
         "(#4) Application request limit reached",
         code=4,

@@ -47,7 +47,7 @@ class TokenShape(StrEnum):
 
 @dataclass(slots=True)
 class SandboxMedia:
-    """One post or one carousel child; `children` is empty unless it is a carousel."""
+    """One post or one carousel child. Only a carousel has `children`."""
 
     id: str
     number: int
@@ -177,7 +177,7 @@ def _demo_timestamps(count: int) -> list[datetime]:
     """Return `count` timestamps, oldest first, ending at the newest demo post."""
     timestamps = [_NEWEST_DEMO_POST]
     for step in range(1, count):
-        # Gaps between 5 and 52 hours, with minutes and seconds, so no two look alike.
+        # Gaps of 5 to 52 hours plus minutes and seconds make the timestamps irregular.
         gap = timedelta(hours=5 + (step * 7919) % 48, minutes=(step * 37) % 60, seconds=step % 60)
         timestamps.append(timestamps[-1] - gap)
     return list(reversed(timestamps))
@@ -238,7 +238,7 @@ def _fill_personal_account(account: SandboxAccount) -> None:
 
 
 def build_accounts() -> list[SandboxAccount]:
-    """Build the sandbox accounts and their posts; the same on every call."""
+    """Build the sandbox accounts and their posts, identical on every call."""
     demo = SandboxAccount(
         # Above 2**53, so a client that parses user_id as a float loses digits.
         user_id=17_841_400_000_000_001,

@@ -33,7 +33,7 @@ def render_image(label: str, seed: int, *, caption: str = "", play_icon: bool = 
     center = IMAGE_SIZE / 2
 
     if play_icon:
-        # A translucent-looking play triangle marks video thumbnails.
+        # A lighter play triangle marks video thumbnails.
         draw.polygon(
             [(center - 50, center - 60), (center - 50, center + 60), (center + 60, center)],
             fill=_color(seed, lightness=0.7),
@@ -58,8 +58,8 @@ def render_video(seed: int) -> bytes:
     return _mp4_file(_SPS, _PPS, frames)
 
 
-# H.264 is written by hand because no encoder is available without ffmpeg. Every macroblock
-# is I_PCM (raw samples), which needs no transform or entropy coding beyond a few headers.
+# Pillow cannot encode video and ffmpeg is not a dependency, so the H.264 stream is written by
+# hand. Every macroblock is I_PCM (raw samples), which needs no transform or entropy coding.
 
 
 class _BitWriter:

@@ -171,7 +171,7 @@ class _MediaRenderer:
         fields: tuple[FieldRequest, ...],
         parent: SandboxMedia | None = None,
     ) -> dict[str, Any]:
-        """Render the requested fields; the Graph API always includes `id`."""
+        """Render the requested fields, plus `id`, which the Graph API always includes."""
         result: dict[str, Any] = {}
         for field in fields:
             self._render_field(result, media, field, parent)
@@ -200,7 +200,7 @@ class _MediaRenderer:
         if name == "id":
             result["id"] = media.id
         elif name == "caption":
-            # Absent, not null, when a post has no caption; children never have one.
+            # Absent, not null, when a post has no caption. Carousel children never have one.
             if media.caption is not None:
                 result["caption"] = media.caption
         elif name == "media_type":
@@ -371,7 +371,7 @@ async def media_page(request: web.Request) -> web.Response:
         paging: dict[str, Any] = {
             "cursors": {"before": _encode_cursor(page[0]), "after": _encode_cursor(page[-1])}
         }
-        # The last page has no `next`; the first page has no `previous`.
+        # The last page has no `next`, and the first page has no `previous`.
         if end < len(posts):
             paging["next"] = _page_url(request, state, "after", paging["cursors"]["after"])
         if start > 0:
