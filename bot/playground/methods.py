@@ -434,6 +434,7 @@ async def get_chat(fake: FakeTelegram, call: ApiCall) -> Any:
             "limited_gifts": False,
             "unique_gifts": False,
             "premium_subscription": False,
+            "gifts_from_channels": False,
         },
     }
 
