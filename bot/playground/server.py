@@ -231,6 +231,7 @@ class FakeTelegram:
         except BotApiError as error:
             if error.error_code == 429:
                 self.rate_limited += 1
+            logger.debug("Fake Bot API rejected %s: %s", method, error.description)
             self._record(
                 RecordedCall(
                     method,

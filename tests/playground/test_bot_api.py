@@ -10,6 +10,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
+    Message,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
@@ -338,9 +339,10 @@ async def test_edit_message_text_and_not_modified(bot: Bot) -> None:
         await bot.edit_message_text("Page 3", USER_ID, message.message_id, reply_markup=keyboard)
     without_keyboard = await bot.edit_message_reply_markup(USER_ID, message.message_id)
 
-    assert isinstance(edited, object)
-    assert getattr(edited, "text", None) == "Page 3"
-    assert getattr(without_keyboard, "reply_markup", None) is None
+    assert isinstance(edited, Message)
+    assert edited.text == "Page 3"
+    assert isinstance(without_keyboard, Message)
+    assert without_keyboard.reply_markup is None
 
 
 async def test_delete_message_twice_fails(bot: Bot) -> None:
