@@ -30,10 +30,11 @@ _REPOSITORY = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One measured value, the baseline it is compared with, and the goal for their ratio.
+    """One measured value, the baseline it is compared with, and the goal it must meet.
 
-    `goal_max` is the largest acceptable ratio. A figure without a goal is printed for
-    context only.
+    `goal_max` is the largest acceptable ratio and `value_max` the largest acceptable value
+    in `unit`; a figure may have either, both or neither. A figure without a goal is
+    printed for context only.
     """
 
     name: str
@@ -42,6 +43,7 @@ class Figure:
     baseline_name: str
     baseline: float
     goal_max: float | None = None
+    value_max: float | None = None
     note: str | None = None
 
     @property
@@ -53,10 +55,12 @@ class Figure:
 
     @property
     def goal_met(self) -> bool | None:
-        """Whether the ratio is within the goal, or None for figures without a goal."""
-        if self.goal_max is None:
+        """Whether the ratio and the value are within their goals, or None without a goal."""
+        if self.goal_max is None and self.value_max is None:
             return None
-        return self.ratio <= self.goal_max
+        ratio_met = self.goal_max is None or self.ratio <= self.goal_max
+        value_met = self.value_max is None or self.value <= self.value_max
+        return ratio_met and value_met
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -104,11 +108,16 @@ def format_figure(benchmark: str, figure: Figure, *, smoke: bool) -> str:
         f"{benchmark:<10} {figure.name:<34} {value:>14}   "
         f"vs {figure.baseline_name} {baseline}   ratio {figure.ratio:.3f}"
     )
+    goals = []
     if figure.goal_max is not None:
+        goals.append(f"ratio <= {figure.goal_max:g}")
+    if figure.value_max is not None:
+        goals.append(f"<= {_format_number(figure.value_max)} {figure.unit}".strip())
+    if goals:
         verdict = "met" if figure.goal_met else "MISSED"
         if smoke:
             verdict = "not judged in smoke mode"
-        line += f"   goal <= {figure.goal_max:g} ({verdict})"
+        line += f"   goal {' and '.join(goals)} ({verdict})"
     if figure.note:
         line += f"   [{figure.note}]"
     return line
