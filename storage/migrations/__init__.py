@@ -12,6 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import aiosqlite
 
@@ -33,14 +34,16 @@ class Migration:
     statements: tuple[str, ...]
 
 
-def load_migrations() -> list[Migration]:
-    """Read every migration shipped in this package, ordered by version.
+def load_migrations(directory: Traversable | None = None) -> list[Migration]:
+    """Read every migration in `directory` (by default this package), ordered by version.
 
     Raises:
         StorageError: a version is missing or appears twice, or a file ends mid-statement.
     """
     migrations: list[Migration] = []
-    for entry in resources.files(__package__).iterdir():
+    if directory is None:
+        directory = resources.files(__package__)
+    for entry in directory.iterdir():
         match = _FILE_NAME.match(entry.name)
         if match is None:
             continue
