@@ -1,4 +1,4 @@
-"""Encryption of access tokens at rest, and the key file that holds the key by default."""
+"""Encryption of access tokens at rest, and the key file that contains the key by default."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ _KEY_CHECK_PLAINTEXT = "gramlink token key check"
 
 
 class TokenCipher:
-    """Fernet cipher for tokens; its repr never shows the key."""
+    """Fernet cipher for tokens, whose repr never shows the key."""
 
     __slots__ = ("_fernet",)
 
@@ -95,7 +95,9 @@ def read_key_file(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeError) as exc:
-        raise StorageError(f"cannot read the key file {path}: {exc}") from exc
+        raise StorageError(
+            f"cannot read the key file {path}: {exc}; check that it is a readable text file"
+        ) from exc
 
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -116,9 +118,13 @@ def create_key_file(path: Path) -> str:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        # NOTE: a process that starts in the same instant may find the file still empty,
+        # and then fails with an invalid-key error; starting it again succeeds.
         existing = read_key_file(path)
         if existing is None:
-            raise StorageError(f"the key file {path} vanished while it was being read") from None
+            raise StorageError(
+                f"the key file {path} was deleted while it was being read; start again"
+            ) from None
         return existing
     except OSError as exc:
         raise StorageError(f"cannot create the key file {path}: {exc}") from exc
