@@ -150,7 +150,13 @@ class SQLiteStorage(Storage):
             version = await apply_migrations(connection, load_migrations())
             if cipher is None:
                 cipher = await _default_cipher(connection, path)
-            await _check_or_store_key(connection, cipher, description, from_setting=from_setting)
+            if from_setting:
+                key_source = KEY_SETTING
+            elif path is not None:
+                key_source = f"the key file {key_file_path(path)}"
+            else:
+                key_source = "the generated key"
+            await _check_or_store_key(connection, cipher, description, key_source=key_source)
         except BaseException:
             await connection.close()
             raise
@@ -164,6 +170,11 @@ class SQLiteStorage(Storage):
             if self._closed:
                 return
             self._closed = True
+            try:
+                # SQLite documents this before close: it refreshes stale planner statistics.
+                await self._connection.execute("PRAGMA optimize")
+            except sqlite3.Error as exc:
+                logger.warning("PRAGMA optimize failed on database %s: %s", self._description, exc)
             try:
                 await self._connection.close()
             except sqlite3.Error as exc:
@@ -408,7 +419,12 @@ class SQLiteStorage(Storage):
         `min_age` old, has not expired, and whose `next_refresh_at` is unset or past.
 
         The accounts whose tokens expire soonest come first.
+
+        Raises:
+            ValueError: `limit` is negative.
         """
+        if limit < 0:
+            raise ValueError(f"limit must be 0 or greater, got {limit}")
         rows = await self._fetch_all(
             _DUE_FOR_REFRESH_SQL,
             _due_for_refresh_parameters(now, expires_within, min_age, limit),
@@ -987,16 +1003,13 @@ async def _read_key_check(connection: aiosqlite.Connection) -> str | None:
 
 
 async def _check_or_store_key(
-    connection: aiosqlite.Connection, cipher: TokenCipher, description: str, *, from_setting: bool
+    connection: aiosqlite.Connection, cipher: TokenCipher, description: str, *, key_source: str
 ) -> None:
     """Verify that `cipher` decrypts this database's tokens, or record its check value."""
     key_check = await _read_key_check(connection)
     if key_check is not None:
         if cipher.matches_key_check(key_check):
             return
-        key_source = (
-            KEY_SETTING if from_setting else f"the key file (used when {KEY_SETTING} is unset)"
-        )
         raise StorageError(
             f"{key_source} cannot decrypt the tokens stored in database {description}; "
             "use the key the database was created with"
@@ -1017,7 +1030,7 @@ async def _check_or_store_key(
     stored = await _read_key_check(connection)
     if stored is None or not cipher.matches_key_check(stored):
         raise StorageError(
-            f"another process opened database {description} with a different {KEY_SETTING}"
+            f"another process opened database {description} with a key other than {key_source}"
         )
 
 

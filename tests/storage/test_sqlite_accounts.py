@@ -262,6 +262,14 @@ async def test_accounts_due_for_refresh_order_and_limit(storage: SQLiteStorage) 
     assert due[0].access_token == ACCESS_TOKEN
 
 
+async def test_accounts_due_for_refresh_negative_limit(storage: SQLiteStorage) -> None:
+    await save_test_account(storage)
+
+    with pytest.raises(ValueError, match="limit"):
+        await due_ids(storage, limit=-1)
+    assert await due_ids(storage, limit=0) == []
+
+
 async def test_due_for_refresh_query_uses_index(storage: SQLiteStorage) -> None:
     for telegram_user_id in range(1, 21):
         await save_test_account(storage, telegram_user_id=telegram_user_id)
