@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         "updates per CPU-second by long polling and webhook, against a plain echo bot",
     ),
     "refresh": Benchmark(
-        "refresh",
+        "refresh_sweep",
         "token refresh sweep time against the ideal n x latency / concurrency and a serial loop",
     ),
     "paging": Benchmark(
