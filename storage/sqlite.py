@@ -7,10 +7,9 @@ import json
 import logging
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeAlias
 
 import aiosqlite
@@ -27,8 +26,24 @@ from storage.base import (
     StorageError,
     Subscription,
 )
-from storage.crypto import KEY_SETTING, TokenCipher, create_key_file, key_file_path, read_key_file
+from storage.crypto import KEY_SETTING, TokenCipher, key_file_path
 from storage.migrations import apply_migrations, load_migrations
+from storage.sqlite_connection import (
+    MEMORY_DATABASE,
+    check_or_store_key,
+    connect,
+    default_cipher,
+    parse_sqlite_url,
+)
+from storage.sqlite_rows import (
+    decode_cursors,
+    deletion_request_from_row,
+    from_db_time,
+    from_db_time_or_none,
+    oauth_state_from_row,
+    subscription_from_row,
+    to_db_time,
+)
 
 __all__ = ["SQLiteStorage", "parse_sqlite_url"]
 
@@ -37,10 +52,6 @@ logger = logging.getLogger(__name__)
 # Positional parameters for `?` placeholders or named ones for `:name` placeholders.
 _Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any]
 
-_URL_PREFIX = "sqlite:///"
-_MEMORY = ":memory:"
-_BUSY_TIMEOUT_MS = 5000
-_KEY_CHECK_NAME = "token_key_check"
 _SESSION_ID_BYTES = 9  # 12 URL-safe characters, within the 16 that callback data allows
 
 _DUE_FOR_REFRESH_SQL = """
@@ -53,49 +64,6 @@ WHERE status = 'active'
 ORDER BY token_expires_at
 LIMIT :limit
 """
-
-
-def parse_sqlite_url(url: str) -> Path | None:
-    """Return the database path of a `sqlite:///` URL, or None for `sqlite:///:memory:`.
-
-    `sqlite:///data/app.db` is relative to the working directory and `sqlite:////srv/app.db`
-    is absolute.
-    """
-    if not url.startswith(_URL_PREFIX):
-        scheme = url.split(":", 1)[0] if ":" in url else url
-        # Only the scheme is quoted, because other URL forms can carry a password.
-        raise StorageError(
-            f"DATABASE_URL with scheme {scheme!r} is not supported; "
-            "use sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
-        )
-    rest = url.removeprefix(_URL_PREFIX)
-    if rest == _MEMORY:
-        return None
-    if not rest or rest.endswith("/") or "?" in rest:
-        raise StorageError(
-            f"DATABASE_URL {url!r} does not name a database file; "
-            "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
-        )
-    return Path(rest)
-
-
-def _to_db_time(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r} passed to storage; use an aware UTC datetime")
-    naive_utc = value.astimezone(UTC).replace(tzinfo=None)
-    return naive_utc.isoformat(timespec="microseconds") + "Z"
-
-
-def _to_db_time_or_none(value: datetime | None) -> str | None:
-    return None if value is None else _to_db_time(value)
-
-
-def _from_db_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _from_db_time_or_none(text: str | None) -> datetime | None:
-    return None if text is None else _from_db_time(text)
 
 
 class SQLiteStorage(Storage):
@@ -137,7 +105,7 @@ class SQLiteStorage(Storage):
         from_setting = bool(encryption_key and encryption_key.strip())
         cipher = TokenCipher(encryption_key) if encryption_key and from_setting else None
         if path is None:
-            description = _MEMORY
+            description = MEMORY_DATABASE
         else:
             description = str(path)
             try:
@@ -145,18 +113,18 @@ class SQLiteStorage(Storage):
             except OSError as exc:
                 raise StorageError(f"cannot create the directory of {path}: {exc}") from exc
 
-        connection = await _connect(description, in_memory=path is None)
+        connection = await connect(description, in_memory=path is None)
         try:
             version = await apply_migrations(connection, load_migrations())
             if cipher is None:
-                cipher = await _default_cipher(connection, path)
+                cipher = await default_cipher(connection, path)
             if from_setting:
                 key_source = KEY_SETTING
             elif path is not None:
                 key_source = f"the key file {key_file_path(path)}"
             else:
                 key_source = "the generated key"
-            await _check_or_store_key(connection, cipher, description, key_source=key_source)
+            await check_or_store_key(connection, cipher, description, key_source=key_source)
         except BaseException:
             await connection.close()
             raise
@@ -242,7 +210,7 @@ class SQLiteStorage(Storage):
         self, telegram_user_id: int, username: str | None, first_name: str | None
     ) -> None:
         """Insert or update a Telegram user seen in an update."""
-        now = _to_db_time(datetime.now(UTC))
+        now = to_db_time(datetime.now(UTC))
         async with self._write() as connection:
             await connection.execute(
                 """
@@ -295,15 +263,15 @@ class SQLiteStorage(Storage):
         creates a new account id.
         """
         encrypted = self._cipher.encrypt(access_token)
-        now_text = _to_db_time(now)
+        now_text = to_db_time(now)
         values = {
             "telegram_user_id": telegram_user_id,
             "instagram_user_id": instagram_user_id,
             "username": username,
             "account_type": account_type,
             "token": encrypted,
-            "issued": _to_db_time(token_issued_at),
-            "expires": _to_db_time(token_expires_at),
+            "issued": to_db_time(token_issued_at),
+            "expires": to_db_time(token_expires_at),
             "now": now_text,
         }
         async with self._write() as connection:
@@ -386,9 +354,9 @@ class SQLiteStorage(Storage):
         values = {
             "id": account_id,
             "token": self._cipher.encrypt(access_token),
-            "issued": _to_db_time(token_issued_at),
-            "expires": _to_db_time(token_expires_at),
-            "now": _to_db_time(now),
+            "issued": to_db_time(token_issued_at),
+            "expires": to_db_time(token_expires_at),
+            "now": to_db_time(now),
         }
         async with self._write() as connection:
             cursor = await connection.execute(
@@ -456,7 +424,7 @@ class SQLiteStorage(Storage):
                     next_refresh_at = ?
                 WHERE id = ?
                 """,
-                (error, _to_db_time(now), _to_db_time(next_attempt_at), account_id),
+                (error, to_db_time(now), to_db_time(next_attempt_at), account_id),
             )
             async with connection.execute(
                 "SELECT refresh_failures FROM accounts WHERE id = ?", (account_id,)
@@ -473,7 +441,7 @@ class SQLiteStorage(Storage):
             cursor = await connection.execute(
                 "UPDATE accounts SET expiry_warned_at = ? "
                 "WHERE id = ? AND expiry_warned_at IS NULL",
-                (_to_db_time(now), account_id),
+                (to_db_time(now), account_id),
             )
             return cursor.rowcount == 1
 
@@ -492,7 +460,7 @@ class SQLiteStorage(Storage):
                     status_changed_at = ?
                 WHERE id = ? AND status = 'active'
                 """,
-                (error, _to_db_time(now), account_id),
+                (error, to_db_time(now), account_id),
             )
             return cursor.rowcount == 1
 
@@ -510,7 +478,7 @@ class SQLiteStorage(Storage):
                     status_changed_at = ?
                 WHERE instagram_user_id = ? AND status <> 'disconnected'
                 """,
-                (_to_db_time(now), instagram_user_id),
+                (to_db_time(now), instagram_user_id),
             )
             return cursor.rowcount
 
@@ -564,14 +532,14 @@ class SQLiteStorage(Storage):
             account_type=row["account_type"],
             status=AccountStatus(row["status"]),
             access_token=access_token,
-            token_issued_at=_from_db_time_or_none(row["token_issued_at"]),
-            token_expires_at=_from_db_time_or_none(row["token_expires_at"]),
-            connected_at=_from_db_time(row["connected_at"]),
-            last_refresh_attempt_at=_from_db_time_or_none(row["last_refresh_attempt_at"]),
+            token_issued_at=from_db_time_or_none(row["token_issued_at"]),
+            token_expires_at=from_db_time_or_none(row["token_expires_at"]),
+            connected_at=from_db_time(row["connected_at"]),
+            last_refresh_attempt_at=from_db_time_or_none(row["last_refresh_attempt_at"]),
             last_refresh_error=row["last_refresh_error"],
             refresh_failures=row["refresh_failures"],
-            next_refresh_at=_from_db_time_or_none(row["next_refresh_at"]),
-            expiry_warned_at=_from_db_time_or_none(row["expiry_warned_at"]),
+            next_refresh_at=from_db_time_or_none(row["next_refresh_at"]),
+            expiry_warned_at=from_db_time_or_none(row["expiry_warned_at"]),
         )
 
     # OAuth states
@@ -592,7 +560,7 @@ class SQLiteStorage(Storage):
             expires_at=now + ttl,
         )
         async with self._write() as connection:
-            await _ensure_telegram_user(connection, telegram_user_id, _to_db_time(now))
+            await _ensure_telegram_user(connection, telegram_user_id, to_db_time(now))
             await connection.execute(
                 "INSERT INTO oauth_states "
                 "(state, telegram_user_id, chat_id, created_at, expires_at) "
@@ -601,8 +569,8 @@ class SQLiteStorage(Storage):
                     state,
                     telegram_user_id,
                     chat_id,
-                    _to_db_time(oauth_state.created_at),
-                    _to_db_time(oauth_state.expires_at),
+                    to_db_time(oauth_state.created_at),
+                    to_db_time(oauth_state.expires_at),
                 ),
             )
         return oauth_state
@@ -615,7 +583,7 @@ class SQLiteStorage(Storage):
         The state is returned for every outcome but UNKNOWN. A state that is both used and
         expired counts as USED.
         """
-        now_text = _to_db_time(now)
+        now_text = to_db_time(now)
         async with self._write() as connection:
             cursor = await connection.execute(
                 "UPDATE oauth_states SET used_at = ? "
@@ -630,7 +598,7 @@ class SQLiteStorage(Storage):
 
         if row is None:
             return OAuthStateClaim.UNKNOWN, None
-        oauth_state = _oauth_state_from_row(row)
+        oauth_state = oauth_state_from_row(row)
         if claimed:
             return OAuthStateClaim.CLAIMED, oauth_state
         if oauth_state.used_at is not None:
@@ -642,7 +610,7 @@ class SQLiteStorage(Storage):
         async with self._write() as connection:
             cursor = await connection.execute(
                 "DELETE FROM oauth_states WHERE expires_at <= ? OR used_at IS NOT NULL",
-                (_to_db_time(now),),
+                (to_db_time(now),),
             )
             return cursor.rowcount
 
@@ -652,7 +620,7 @@ class SQLiteStorage(Storage):
         self, *, telegram_user_id: int, account_id: int, now: datetime
     ) -> BrowsingSession:
         """Start a session at page 0 with a new short random id (at most 16 characters)."""
-        now_text = _to_db_time(now)
+        now_text = to_db_time(now)
         async with self._write() as connection:
             await _ensure_telegram_user(connection, telegram_user_id, now_text)
             session_id = await _insert_browsing_session(
@@ -677,10 +645,10 @@ class SQLiteStorage(Storage):
             id=row["id"],
             telegram_user_id=row["telegram_user_id"],
             account_id=row["account_id"],
-            cursors=_decode_cursors(row["cursors"]),
+            cursors=decode_cursors(row["cursors"]),
             page=row["page"],
-            created_at=_from_db_time(row["created_at"]),
-            updated_at=_from_db_time(row["updated_at"]),
+            created_at=from_db_time(row["created_at"]),
+            updated_at=from_db_time(row["updated_at"]),
         )
 
     async def update_browsing_session(
@@ -696,14 +664,14 @@ class SQLiteStorage(Storage):
         async with self._write() as connection:
             await connection.execute(
                 "UPDATE browsing_sessions SET cursors = ?, page = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(list(cursors)), page, _to_db_time(now), session_id),
+                (json.dumps(list(cursors)), page, to_db_time(now), session_id),
             )
 
     async def purge_browsing_sessions(self, *, older_than: datetime) -> int:
         """Delete sessions not updated since `older_than`; return how many were removed."""
         async with self._write() as connection:
             cursor = await connection.execute(
-                "DELETE FROM browsing_sessions WHERE updated_at < ?", (_to_db_time(older_than),)
+                "DELETE FROM browsing_sessions WHERE updated_at < ?", (to_db_time(older_than),)
             )
             return cursor.rowcount
 
@@ -730,7 +698,7 @@ class SQLiteStorage(Storage):
                     instagram_user_id = excluded.instagram_user_id,
                     cached_at = excluded.cached_at
                 """,
-                (media_id, kind, file_id, instagram_user_id, _to_db_time(now)),
+                (media_id, kind, file_id, instagram_user_id, to_db_time(now)),
             )
 
     async def forget_file_id(self, media_id: str, kind: str) -> None:
@@ -766,7 +734,7 @@ class SQLiteStorage(Storage):
                     deactivated_reason = NULL
                 WHERE active = 0
                 """,
-                (chat_id, account_id, subscribed_by, _to_db_time(now)),
+                (chat_id, account_id, subscribed_by, to_db_time(now)),
             )
             changed = cursor.rowcount == 1
             async with connection.execute(
@@ -778,7 +746,7 @@ class SQLiteStorage(Storage):
             raise StorageError(
                 f"subscription of chat {chat_id} to account {account_id} is missing"
             )
-        return _subscription_from_row(row), changed
+        return subscription_from_row(row), changed
 
     async def unsubscribe(self, *, chat_id: int, account_id: int) -> bool:
         """Remove a subscription and its delivery records; False if there was none."""
@@ -795,7 +763,7 @@ class SQLiteStorage(Storage):
             "SELECT * FROM subscriptions WHERE chat_id = ? AND active = 1 ORDER BY id",
             (chat_id,),
         )
-        return [_subscription_from_row(row) for row in rows]
+        return [subscription_from_row(row) for row in rows]
 
     async def active_subscriptions(self) -> list[Subscription]:
         """Return every active subscription whose account is active, ordered by account."""
@@ -807,7 +775,7 @@ class SQLiteStorage(Storage):
             ORDER BY subscriptions.account_id, subscriptions.id
             """
         )
-        return [_subscription_from_row(row) for row in rows]
+        return [subscription_from_row(row) for row in rows]
 
     async def mark_subscription_baseline(self, subscription_id: int) -> None:
         """Record that the posts present at subscription time were marked as seen."""
@@ -823,7 +791,7 @@ class SQLiteStorage(Storage):
 
         A new record also becomes the subscription's last delivered post.
         """
-        now_text = _to_db_time(now)
+        now_text = to_db_time(now)
         async with self._write() as connection:
             cursor = await connection.execute(
                 "INSERT OR IGNORE INTO deliveries "
@@ -897,7 +865,7 @@ class SQLiteStorage(Storage):
             await connection.execute(
                 "INSERT INTO deletion_requests "
                 "(confirmation_code, instagram_user_id, status, requested_at) VALUES (?, ?, ?, ?)",
-                (confirmation_code, instagram_user_id, request.status.value, _to_db_time(now)),
+                (confirmation_code, instagram_user_id, request.status.value, to_db_time(now)),
             )
         return request
 
@@ -906,7 +874,7 @@ class SQLiteStorage(Storage):
         row = await self._fetch_one(
             "SELECT * FROM deletion_requests WHERE confirmation_code = ?", (confirmation_code,)
         )
-        return None if row is None else _deletion_request_from_row(row)
+        return None if row is None else deletion_request_from_row(row)
 
     async def pending_deletion_requests(self) -> list[DeletionRequest]:
         """Return pending requests, oldest first."""
@@ -914,7 +882,7 @@ class SQLiteStorage(Storage):
             "SELECT * FROM deletion_requests WHERE status = 'pending' "
             "ORDER BY requested_at, confirmation_code"
         )
-        return [_deletion_request_from_row(row) for row in rows]
+        return [deletion_request_from_row(row) for row in rows]
 
     async def complete_deletion_request(self, confirmation_code: str, *, now: datetime) -> None:
         """Mark a request completed at `now`; a completed request keeps its first time."""
@@ -922,7 +890,7 @@ class SQLiteStorage(Storage):
             await connection.execute(
                 "UPDATE deletion_requests SET status = 'completed', completed_at = ? "
                 "WHERE confirmation_code = ? AND status = 'pending'",
-                (_to_db_time(now), confirmation_code),
+                (to_db_time(now), confirmation_code),
             )
 
     # Job bookkeeping
@@ -932,7 +900,7 @@ class SQLiteStorage(Storage):
         row = await self._fetch_one(
             "SELECT last_run_at FROM job_runs WHERE job_name = ?", (job_name,)
         )
-        return None if row is None else _from_db_time(row[0])
+        return None if row is None else from_db_time(row[0])
 
     async def set_job_last_run(self, job_name: str, *, at: datetime) -> None:
         """Record when the job last finished."""
@@ -940,101 +908,11 @@ class SQLiteStorage(Storage):
             await connection.execute(
                 "INSERT INTO job_runs (job_name, last_run_at) VALUES (?, ?) "
                 "ON CONFLICT (job_name) DO UPDATE SET last_run_at = excluded.last_run_at",
-                (job_name, _to_db_time(at)),
+                (job_name, to_db_time(at)),
             )
 
 
-# Opening
-
-
-async def _connect(target: str, *, in_memory: bool) -> aiosqlite.Connection:
-    try:
-        # isolation_level=None leaves transactions to the explicit BEGIN / COMMIT below.
-        connection = await aiosqlite.connect(target, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise StorageError(f"cannot open database {target}: {exc}") from exc
-
-    try:
-        connection.row_factory = sqlite3.Row
-        await connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
-        await connection.execute("PRAGMA foreign_keys = ON")
-        if not in_memory:
-            async with connection.execute("PRAGMA journal_mode = WAL") as cursor:
-                row = await cursor.fetchone()
-            if row is None or str(row[0]).lower() != "wal":
-                logger.warning("database %s could not switch to WAL mode", target)
-            # FULL makes each commit durable across power loss; writes are few, so the
-            # extra fsync costs little.
-            await connection.execute("PRAGMA synchronous = FULL")
-    except sqlite3.Error as exc:
-        await connection.close()
-        raise StorageError(f"cannot open database {target}: {exc}") from exc
-    except BaseException:
-        await connection.close()
-        raise
-    return connection
-
-
-async def _default_cipher(connection: aiosqlite.Connection, path: Path | None) -> TokenCipher:
-    """Return the cipher for a database opened without an explicit key."""
-    if path is None:
-        return TokenCipher.generate()
-
-    key_path = key_file_path(path)
-    source = f"the key file {key_path} (used when {KEY_SETTING} is unset)"
-    key = read_key_file(key_path)
-    if key is not None:
-        return TokenCipher(key, source=source)
-
-    if await _read_key_check(connection) is not None:
-        raise StorageError(
-            f"the key file {key_path} is missing, but database {path} holds encrypted tokens; "
-            f"restore the key file or set {KEY_SETTING} to the key the database was created with"
-        )
-    return TokenCipher(create_key_file(key_path), source=source)
-
-
-async def _read_key_check(connection: aiosqlite.Connection) -> str | None:
-    async with connection.execute(
-        "SELECT value FROM storage_meta WHERE name = ?", (_KEY_CHECK_NAME,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else str(row[0])
-
-
-async def _check_or_store_key(
-    connection: aiosqlite.Connection, cipher: TokenCipher, description: str, *, key_source: str
-) -> None:
-    """Verify that `cipher` decrypts this database's tokens, or record its check value."""
-    key_check = await _read_key_check(connection)
-    if key_check is not None:
-        if cipher.matches_key_check(key_check):
-            return
-        raise StorageError(
-            f"{key_source} cannot decrypt the tokens stored in database {description}; "
-            "use the key the database was created with"
-        )
-
-    try:
-        await connection.execute("BEGIN IMMEDIATE")
-        await connection.execute(
-            "INSERT OR IGNORE INTO storage_meta (name, value) VALUES (?, ?)",
-            (_KEY_CHECK_NAME, cipher.make_key_check()),
-        )
-        await connection.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if connection.in_transaction:
-            await connection.execute("ROLLBACK")
-        raise StorageError(f"cannot store the key check in database {description}: {exc}") from exc
-    # Another process may have stored its check value first.
-    stored = await _read_key_check(connection)
-    if stored is None or not cipher.matches_key_check(stored):
-        raise StorageError(
-            f"another process opened database {description} with a key other than {key_source}"
-        )
-
-
-# Rows
+# Helpers that run inside a write transaction
 
 
 async def _ensure_telegram_user(
@@ -1144,49 +1022,8 @@ def _due_for_refresh_parameters(
     now: datetime, expires_within: timedelta, min_age: timedelta, limit: int
 ) -> dict[str, Any]:
     return {
-        "now": _to_db_time(now),
-        "horizon": _to_db_time(now + expires_within),
-        "issued_before": _to_db_time(now - min_age),
+        "now": to_db_time(now),
+        "horizon": to_db_time(now + expires_within),
+        "issued_before": to_db_time(now - min_age),
         "limit": limit,
     }
-
-
-def _decode_cursors(text: str) -> tuple[str | None, ...]:
-    values: Iterable[Any] = json.loads(text)
-    return tuple(None if value is None else str(value) for value in values)
-
-
-def _oauth_state_from_row(row: sqlite3.Row) -> OAuthState:
-    return OAuthState(
-        state=row["state"],
-        telegram_user_id=row["telegram_user_id"],
-        chat_id=row["chat_id"],
-        created_at=_from_db_time(row["created_at"]),
-        expires_at=_from_db_time(row["expires_at"]),
-        used_at=_from_db_time_or_none(row["used_at"]),
-    )
-
-
-def _subscription_from_row(row: sqlite3.Row) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        account_id=row["account_id"],
-        subscribed_by=row["subscribed_by"],
-        active=bool(row["active"]),
-        created_at=_from_db_time(row["created_at"]),
-        baseline_done=bool(row["baseline_done"]),
-        last_delivered_media_id=row["last_delivered_media_id"],
-        last_delivered_at=_from_db_time_or_none(row["last_delivered_at"]),
-        deactivated_reason=row["deactivated_reason"],
-    )
-
-
-def _deletion_request_from_row(row: sqlite3.Row) -> DeletionRequest:
-    return DeletionRequest(
-        confirmation_code=row["confirmation_code"],
-        instagram_user_id=row["instagram_user_id"],
-        status=DeletionStatus(row["status"]),
-        requested_at=_from_db_time(row["requested_at"]),
-        completed_at=_from_db_time_or_none(row["completed_at"]),
-    )
