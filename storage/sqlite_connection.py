@@ -58,7 +58,9 @@ async def connect(target: str, *, in_memory: bool) -> aiosqlite.Connection:
         # the explicit BEGIN and COMMIT statements of the callers do.
         connection = await aiosqlite.connect(target, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot open database {target}: {exc}") from exc
+        raise StorageError(
+            f"cannot open database {target}: {exc}; check the path and its permissions"
+        ) from exc
 
     try:
         connection.row_factory = sqlite3.Row
@@ -79,7 +81,9 @@ async def connect(target: str, *, in_memory: bool) -> aiosqlite.Connection:
             await connection.execute("PRAGMA synchronous = FULL")
     except sqlite3.Error as exc:
         await connection.close()
-        raise StorageError(f"cannot open database {target}: {exc}") from exc
+        raise StorageError(
+            f"cannot open database {target}: {exc}; check the path and its permissions"
+        ) from exc
     except BaseException:
         await connection.close()
         raise
