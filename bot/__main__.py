@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import socket
 import sys
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bot")
 
 # Exit statuses: a configuration or database problem found at start-up, and a Bot API
-# that cannot be reached.
+# that cannot be reached or another failure.
 EXIT_CONFIG_ERROR = 2
 EXIT_UNAVAILABLE = 1
 EXIT_INTERRUPTED = 130
@@ -75,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception:
+        # Logged rather than left to the interpreter, so the traceback passes the redaction
+        # filter before it is written.
+        logger.critical("Gramlink stopped after an unexpected error", exc_info=True)
+        return EXIT_UNAVAILABLE
     return 0
 
 
@@ -87,20 +93,20 @@ async def _run(*, demo: bool, sandbox: bool) -> None:
         from bot.app import create_app
 
         app = create_app(settings, sandbox=sandbox)
+        on_started = None
         if fake_telegram is not None:
-            _announce_demo(fake_telegram)
-        await app.run_until_signal()
+            on_started = functools.partial(_announce_demo, fake_telegram)
+        await app.run_until_signal(on_started)
     finally:
         if fake_telegram is not None:
             await fake_telegram.stop()
 
 
 async def _start_fake_telegram() -> FakeTelegram:
-    from bot.playground import FakeTelegram
+    from bot.playground import run_playground
 
-    fake_telegram = FakeTelegram(DEMO_BOT_TOKEN)
-    await fake_telegram.start(host=DEMO_HTTP_HOST, port=0)
-    return fake_telegram
+    # The playground comes with demo users and a demo group, and enforces Bot API limits.
+    return await run_playground(DEMO_BOT_TOKEN, host=DEMO_HTTP_HOST, port=0)
 
 
 def _load(*, sandbox: bool, fake_telegram: FakeTelegram | None) -> Settings:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -136,14 +137,16 @@ class GramlinkApp:
         self._started = False
         logger.info("Stopped")
 
-    async def run_until_signal(self) -> None:
-        """Start, serve until SIGINT or SIGTERM, then stop."""
+    async def run_until_signal(self, on_started: Callable[[], None] | None = None) -> None:
+        """Start, serve until SIGINT or SIGTERM, then stop; `on_started` runs once serving."""
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop_requested.set)
         try:
             await self.start()
+            if on_started is not None:
+                on_started()
             await stop_requested.wait()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):

@@ -5,12 +5,18 @@
 - `make_settings`: builds `Settings` with test values and no `.env` file.
 - `fake_telegram`: a started `FakeTelegram` Bot API server on loopback.
 - `sandbox_server`: the Instagram sandbox mounted under `/sandbox` on a loopback server.
+- `sandbox_settings`: settings whose Instagram URLs point at `sandbox_server`.
+- `app_settings`: builds settings for a whole app in sandbox mode against `fake_telegram`.
+- `running_app`: a started `GramlinkApp` built from `app_settings()`.
+
+`app_helpers.py` walks the connect flow through a running app.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,6 +28,7 @@ from bot.config import Settings
 from storage import Storage, open_storage
 
 if TYPE_CHECKING:
+    from bot.app import GramlinkApp
     from bot.playground import FakeTelegram
     from bot.sandbox import SandboxState
 
@@ -126,3 +133,42 @@ def sandbox_settings(
         instagram_graph_url=sandbox_server.urls["graph_url"],
         public_url=sandbox_server.base_url,
     )
+
+
+@pytest.fixture
+def app_settings(
+    make_settings: Callable[..., Settings],
+    fake_telegram: FakeTelegram,
+    unused_tcp_port: int,
+    tmp_path: Path,
+) -> Callable[..., Settings]:
+    """Return a factory of settings for a sandbox-mode app.
+
+    The app talks to `fake_telegram`, listens on a free loopback port that is also its
+    PUBLIC_URL, and keeps its database in `tmp_path / "gramlink.db"`.
+    """
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "telegram_bot_token": fake_telegram.token,
+            "telegram_api_url": fake_telegram.api_url,
+            "public_url": f"http://127.0.0.1:{unused_tcp_port}",
+            "http_port": unused_tcp_port,
+            "database_url": f"sqlite:///{tmp_path / 'gramlink.db'}",
+            "sandbox": True,
+        }
+        values.update(overrides)
+        return make_settings(**values)
+
+    return build
+
+
+@pytest.fixture
+async def running_app(app_settings: Callable[..., Settings]) -> AsyncIterator[GramlinkApp]:
+    """Yield a started app in sandbox mode; it is stopped after the test."""
+    from bot.app import create_app
+
+    app = create_app(app_settings())
+    await app.start()
+    yield app
+    await app.stop()

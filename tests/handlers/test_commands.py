@@ -1,0 +1,184 @@
+"""Account commands through the fake Bot API, with the whole app in sandbox mode."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from app_helpers import button_url, connect_user
+
+from bot.handlers import texts
+
+if TYPE_CHECKING:
+    from bot.app import GramlinkApp
+    from bot.playground import FakeTelegram
+    from bot.playground.calls import RecordedCall
+
+USER_ID = 4001
+OTHER_USER_ID = 4002
+GROUP_ID = -100200300
+
+
+@pytest.fixture
+def app(running_app: GramlinkApp) -> GramlinkApp:
+    return running_app
+
+
+async def reply_to(
+    fake_telegram: FakeTelegram, user_id: int, text: str, **kwargs: object
+) -> RecordedCall:
+    """Send a message as the user and return the bot's next sendMessage."""
+    before = len(fake_telegram.calls("sendMessage"))
+    fake_telegram.send_message(user_id, text, **kwargs)  # type: ignore[arg-type]
+    calls = await fake_telegram.wait_for("sendMessage", count=before + 1)
+    return calls[before]
+
+
+def callback_data(call: RecordedCall) -> list[str]:
+    keyboard = call.params["reply_markup"]["inline_keyboard"]
+    return [button["callback_data"] for row in keyboard for button in row]
+
+
+async def test_start_greets_and_records_user(
+    app: GramlinkApp, fake_telegram: FakeTelegram
+) -> None:
+    reply = await reply_to(fake_telegram, USER_ID, "/start")
+
+    assert "I bring your Instagram photos into Telegram" in reply.params["text"]
+    assert "/connect" in reply.params["text"]
+    assert reply.params["parse_mode"] == "HTML"
+
+
+async def test_help_lists_every_command(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    reply = await reply_to(fake_telegram, USER_ID, "/help")
+
+    for command, _ in texts.BOT_COMMANDS:
+        assert f"/{command} " in reply.params["text"]
+
+
+async def test_connect_sends_url_button(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    reply = await reply_to(fake_telegram, USER_ID, "/connect")
+
+    url = button_url(reply.params)
+    assert url.startswith(f"{app.settings.public_url_base}/sandbox/oauth/authorize?")
+    assert "state=" in url
+
+
+async def test_connect_in_group_points_to_private_chat(
+    app: GramlinkApp, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.add_group(GROUP_ID, "Friends", admins=[USER_ID])
+
+    reply = await reply_to(fake_telegram, USER_ID, "/connect", chat_id=GROUP_ID, chat_type="group")
+
+    assert reply.params["text"] == texts.CONNECT_IN_PRIVATE
+    assert button_url(reply.params) == "https://t.me/gramlink_demo_bot?start=connect"
+
+
+async def test_start_connect_payload_sends_link(
+    app: GramlinkApp, fake_telegram: FakeTelegram
+) -> None:
+    reply = await reply_to(fake_telegram, USER_ID, "/start connect")
+
+    assert reply.params["text"] == texts.CONNECT_PROMPT
+    assert "/sandbox/oauth/authorize?" in button_url(reply.params)
+
+
+async def test_status_not_connected(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    reply = await reply_to(fake_telegram, USER_ID, "/status")
+
+    assert reply.params["text"] == texts.NOT_CONNECTED
+
+
+async def test_status_shows_account(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    await connect_user(app, fake_telegram, USER_ID)
+    account = await app.services.storage.get_account_for_user(USER_ID)
+    assert account is not None
+    assert account.token_expires_at is not None
+
+    reply = await reply_to(fake_telegram, USER_ID, "/status")
+
+    assert "Connected as <b>@sandbox.demo</b> (business account)" in reply.params["text"]
+    assert f"{account.token_expires_at:%Y-%m-%d}" in reply.params["text"]
+
+
+async def test_status_offers_reconnect(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    await connect_user(app, fake_telegram, USER_ID)
+    account = await app.services.storage.get_account_for_user(USER_ID)
+    assert account is not None
+    await app.services.storage.mark_needs_reconnect(
+        account.id, error="code 190", now=datetime.now(UTC)
+    )
+
+    reply = await reply_to(fake_telegram, USER_ID, "/status")
+
+    assert "no longer accepts" in reply.params["text"]
+    assert "/sandbox/oauth/authorize?" in button_url(reply.params)
+
+
+async def test_disconnect_confirmed(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    await connect_user(app, fake_telegram, USER_ID)
+    question = await reply_to(fake_telegram, USER_ID, "/disconnect")
+    confirm, cancel = callback_data(question)
+    assert confirm == f"disconnect:yes:{USER_ID}"
+    assert cancel == f"disconnect:no:{USER_ID}"
+    message_id = question.result["message_id"]
+
+    fake_telegram.press_button(USER_ID, message_id, confirm)
+    [edit] = await fake_telegram.wait_for("editMessageText")
+
+    assert edit.params["text"] == texts.DISCONNECT_DONE
+    assert await app.services.storage.get_account_for_user(USER_ID) is None
+
+
+async def test_disconnect_cancelled(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    await connect_user(app, fake_telegram, USER_ID)
+    question = await reply_to(fake_telegram, USER_ID, "/disconnect")
+
+    fake_telegram.press_button(USER_ID, question.result["message_id"], callback_data(question)[1])
+    [edit] = await fake_telegram.wait_for("editMessageText")
+
+    assert edit.params["text"] == texts.DISCONNECT_CANCELLED
+    assert await app.services.storage.get_account_for_user(USER_ID) is not None
+
+
+async def test_disconnect_button_of_other_user(
+    app: GramlinkApp, fake_telegram: FakeTelegram
+) -> None:
+    await connect_user(app, fake_telegram, USER_ID)
+    await connect_user(app, fake_telegram, OTHER_USER_ID)
+    fake_telegram.add_group(GROUP_ID, "Friends", admins=[USER_ID, OTHER_USER_ID])
+    question = await reply_to(
+        fake_telegram, USER_ID, "/disconnect", chat_id=GROUP_ID, chat_type="group"
+    )
+
+    fake_telegram.press_button(
+        OTHER_USER_ID, question.result["message_id"], callback_data(question)[0], chat_id=GROUP_ID
+    )
+    [answer] = await fake_telegram.wait_for("answerCallbackQuery")
+
+    assert answer.params["text"] == texts.NOT_YOUR_BUTTON
+    assert await app.services.storage.get_account_for_user(USER_ID) is not None
+    assert await app.services.storage.get_account_for_user(OTHER_USER_ID) is not None
+    assert fake_telegram.calls("editMessageText") == []
+
+
+async def test_disconnect_without_account(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    reply = await reply_to(fake_telegram, USER_ID, "/disconnect")
+
+    assert reply.params["text"] == texts.DISCONNECT_NOTHING
+
+
+async def test_error_handler_answers_briefly(
+    app: GramlinkApp, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_telegram.fail_next("sendMessage", 400, "Bad Request: chat not found")
+
+    fake_telegram.send_message(USER_ID, "/help secret words")
+    calls = await fake_telegram.wait_for("sendMessage", count=2)
+
+    assert calls[1].params["text"] == texts.ERROR_GENERIC
+    failures = [record for record in caplog.records if record.name == "bot.handlers.commands"]
+    assert failures[0].exc_info is not None
+    assert "secret words" not in caplog.text
