@@ -39,12 +39,14 @@ __all__ = ["GramlinkApp", "create_app"]
 
 logger = logging.getLogger(__name__)
 
-# After a RetryAfter answer the rate limiter holds every request for the time Telegram asks,
-# then retries; after this many retries the RetryAfter reaches the caller.
+# After a RetryAfter error the rate limiter pauses every request for the time Telegram
+# requests, then retries. After this many retries the RetryAfter reaches the caller.
 TELEGRAM_MAX_RETRIES = 3
-# Updates handled at once; a slow Instagram call for one user must not hold up the others.
+# Maximum number of updates handled at once, so a slow Instagram call for one user does not
+# hold up the others.
 CONCURRENT_UPDATES = 32
-# Seconds to wait for a Bot API answer; sending media by URL makes Telegram fetch the file.
+# Seconds to wait for a Bot API response, because sending media by URL makes Telegram fetch
+# the file first.
 TELEGRAM_READ_TIMEOUT = 30.0
 INSTAGRAM_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
@@ -55,7 +57,7 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def create_app(settings: Settings, *, sandbox: bool = False) -> GramlinkApp:
-    """Create the bot process from settings; nothing opens until `start()`."""
+    """Create the bot process from settings. Nothing opens until `start()`."""
     return GramlinkApp(settings, sandbox=sandbox or settings.sandbox)
 
 
@@ -112,7 +114,7 @@ class GramlinkApp:
         return self._scheduler
 
     async def start(self) -> None:
-        """Open every resource and start serving; on failure, close what was opened.
+        """Open every resource and start serving. On failure, close what was opened.
 
         Raises:
             ConfigError: the web server port cannot be bound.
@@ -126,6 +128,7 @@ class GramlinkApp:
             await self._start()
         except BaseException:
             await self._stack.aclose()
+            self._started = False
             raise
 
     async def stop(self) -> None:
@@ -138,7 +141,7 @@ class GramlinkApp:
         logger.info("Stopped")
 
     async def run_until_signal(self, on_started: Callable[[], None] | None = None) -> None:
-        """Start, serve until SIGINT or SIGTERM, then stop; `on_started` runs once serving."""
+        """Start, serve until SIGINT or SIGTERM, then stop. `on_started` runs once serving."""
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):

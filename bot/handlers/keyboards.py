@@ -25,27 +25,27 @@ DISCONNECT_CALLBACK_PATTERN = r"^disconnect:(yes|no):(\d{1,20})$"
 
 
 def connect_keyboard(authorization_url: str) -> InlineKeyboardMarkup:
-    """One URL button that opens the Instagram authorization window."""
+    """Build one URL button that opens the Instagram authorization window."""
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(texts.CONNECT_BUTTON, url=authorization_url)]]
     )
 
 
 def reconnect_keyboard(authorization_url: str) -> InlineKeyboardMarkup:
-    """One URL button that starts the authorization again for an account that needs it."""
+    """Build one URL button that starts the authorization again for an account."""
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(texts.RECONNECT_BUTTON, url=authorization_url)]]
     )
 
 
 def private_chat_keyboard(bot_username: str) -> InlineKeyboardMarkup:
-    """One URL button that opens a private chat with the bot and starts /connect there."""
+    """Build one URL button that opens a private chat with the bot and starts /connect."""
     url = f"https://t.me/{bot_username}?start=connect"
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.OPEN_PRIVATE_CHAT_BUTTON, url=url)]])
 
 
 def disconnect_keyboard(telegram_user_id: int) -> InlineKeyboardMarkup:
-    """Yes and Cancel buttons under the /disconnect question of one user."""
+    """Build the Yes and Cancel buttons under the /disconnect question of one user."""
     confirm = f"disconnect:{DISCONNECT_CONFIRM_CHOICE}:{telegram_user_id}"
     cancel = f"disconnect:{DISCONNECT_CANCEL_CHOICE}:{telegram_user_id}"
     return InlineKeyboardMarkup(

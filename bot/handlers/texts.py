@@ -81,7 +81,7 @@ def start_text(first_name: str | None) -> str:
 
 
 def help_text() -> str:
-    """The /help answer: one line per command."""
+    """Text of the /help reply: one line per command."""
     lines = [f"/{command} — {html.escape(description)}" for command, description in BOT_COMMANDS]
     lines.append("")
     lines.append("In any chat, type my username and a space to pick one of your photos.")
@@ -95,7 +95,7 @@ def status_text(
     needs_reconnect: bool,
     token_expires_at: datetime | None,
 ) -> str:
-    """The /status answer for a connected account."""
+    """Text of the /status reply for a connected account."""
     lines = [
         f"Connected as <b>@{html.escape(username)}</b> ({_account_type_label(account_type)})."
     ]
@@ -112,7 +112,7 @@ def status_text(
 
 
 def disconnect_confirm_text(username: str) -> str:
-    """The question /disconnect asks before deleting anything."""
+    """Question that /disconnect sends before deleting anything."""
     return _DISCONNECT_CONFIRM.format(username=html.escape(username))
 
 

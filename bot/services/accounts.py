@@ -56,7 +56,7 @@ _PERSONAL_ACCOUNT_TYPE = "PERSONAL"
 
 
 class ConnectOutcome(StrEnum):
-    """How an OAuth callback ended."""
+    """Kind of OAuth callback outcome, which decides the page and its HTTP status."""
 
     CONNECTED = "connected"
     DENIED = "denied"
@@ -72,7 +72,7 @@ class ConnectOutcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ConnectResult:
-    """Outcome of an OAuth callback; `username` and `account_type` are set once known."""
+    """Result of an OAuth callback. `username` and `account_type` are set once known."""
 
     outcome: ConnectOutcome
     username: str | None = None
@@ -82,7 +82,7 @@ class ConnectResult:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:
-    """What `/status` shows about a connection; it carries no token."""
+    """Connection details that `/status` shows, without the token."""
 
     username: str
     account_type: str
@@ -137,7 +137,7 @@ class AccountService:
     async def complete_connect(
         self, *, state: str | None, code: str | None, error: str | None = None
     ) -> ConnectResult:
-        """Finish the flow that the authorization window redirected back to us.
+        """Finish the connect flow after the authorization window redirects back.
 
         Malformed requests (no state, no code and no error) change nothing. Otherwise the
         state is claimed first, so a link cannot be replayed even when the code exchange
@@ -229,8 +229,8 @@ class AccountService:
     async def _save(
         self, telegram_user_id: int, token: LongLivedToken, profile: Profile, account_type: str
     ) -> None:
-        # The token's user id is the one Meta's deauthorize and deletion callbacks name;
-        # the profile's id is the fallback when the token response had none.
+        # The code exchange returns the app-scoped user id, which Meta's deauthorize and
+        # deletion callbacks also carry. The profile's id is only a fallback.
         instagram_user_id = token.user_id or profile.user_id
         account = await self._storage.save_account(
             telegram_user_id=telegram_user_id,

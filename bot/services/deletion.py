@@ -65,7 +65,7 @@ class DeletionService:
     async def request_deletion(self, instagram_user_id: str) -> DeletionRequest:
         """Record a pending deletion request under a new unguessable confirmation code.
 
-        A request for a user we never stored still gets a code, and completes with
+        A request for a user that was never stored still gets a code, and completes with
         nothing to delete.
         """
         request = await self._storage.create_deletion_request(

@@ -1,4 +1,4 @@
-"""What the web routes need from the running bot, stored on the aiohttp application."""
+"""Services and process state that the web routes read, stored on the aiohttp application."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["WEB_CONTEXT", "WebContext", "WebhookTarget"]
 
 @dataclass(frozen=True, slots=True)
 class WebhookTarget:
-    """Where `POST /telegram/webhook` hands verified updates, and the secret it checks.
+    """Target of the updates that `POST /telegram/webhook` verifies, and the secret it checks.
 
     `deliver` returns False while the bot is shutting down, and raises ValueError for a
     body that is not a Telegram update.
@@ -30,9 +30,9 @@ class WebhookTarget:
 class WebContext:
     """Services and process state that the routes read.
 
-    `bot_username` links pages back to the bot; `scheduler_running` reports the scheduler
-    for `/healthz`; `webhook` is None under long polling, which leaves the webhook route
-    unregistered.
+    `bot_username` links pages back to the bot, and `scheduler_running` reports the
+    scheduler for `/healthz`. `webhook` is None under long polling, which leaves the
+    webhook route unregistered.
     """
 
     services: Services

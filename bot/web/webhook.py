@@ -18,7 +18,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
-    """Check the secret header and queue the update; processing happens after the answer."""
+    """Check the secret header and queue the update, which is processed after the response."""
     webhook = request.app[WEB_CONTEXT].webhook
     if webhook is None:
         raise web.HTTPNotFound
@@ -40,6 +40,6 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     if not accepted:
-        # Telegram retries later, when the restarted bot answers again.
+        # Telegram retries later, when the restarted bot responds again.
         raise web.HTTPServiceUnavailable(text="the bot is shutting down")
     return web.Response(status=200)
