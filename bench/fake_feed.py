@@ -129,7 +129,7 @@ class FakeFeed:
     """The fake server: start it, point a client at `graph_url`, read `requests` afterwards.
 
     `requests` counts served requests by kind: `media_page`, `children`, `media`,
-    `profile` and `cdn`.
+    `profile` and `cdn`. `request_log` lists the path and query of every API request.
     """
 
     media_count: int = 2000
@@ -137,6 +137,7 @@ class FakeFeed:
     latency: float = 0.0
     username: str = "bench_user"
     requests: Counter[str] = field(default_factory=Counter)
+    request_log: list[str] = field(default_factory=list)
     feed: tuple[FeedMedia, ...] = ()
     _runner: web.AppRunner | None = None
     _base_url: str = ""
@@ -183,6 +184,19 @@ class FakeFeed:
         """Number of served API requests, CDN downloads excluded."""
         return sum(count for kind, count in self.requests.items() if kind != "cdn")
 
+    def publish(self, caption: str | None = "A new bench post") -> FeedMedia:
+        """Add a new single-photo post at the top of the feed, as a user posting would."""
+        newest = self.feed[0].timestamp if self.feed else _NEWEST_POST
+        post = FeedMedia(
+            id=f"1791{len(self.feed):011d}",
+            media_type="IMAGE",
+            caption=caption,
+            timestamp=newest + timedelta(minutes=5),
+        )
+        self.feed = (post, *self.feed)
+        self._by_id[post.id] = post
+        return post
+
     def media_url(self, media_id: str) -> str:
         """Return the fake signed CDN URL of one media item."""
         return f"{self.graph_url}/cdn/{media_id}.jpg?oh=benchsig&oe=66AABBCC"
@@ -212,7 +226,9 @@ class FakeFeed:
         return rendered
 
     async def _authorize(self, request: web.Request) -> web.Response | None:
-        await asyncio.sleep(self.latency)
+        self.request_log.append(request.path_qs)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if not request.query.get("access_token"):
             return _graph_error("An active access token must be used.", 190, 400)
         return None
