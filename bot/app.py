@@ -179,7 +179,13 @@ class GramlinkApp:
         stack.push_async_callback(instagram.aclose)
 
         application = self._build_application()
-        await application.initialize()
+        try:
+            await application.initialize()
+        except BaseException:
+            # initialize() opened the Bot API connection before getMe failed, and
+            # application.shutdown() skips an application that never finished initializing.
+            await application.bot.request.shutdown()
+            raise
         stack.push_async_callback(application.shutdown)
         self._application = application
 

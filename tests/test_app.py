@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from app_helpers import DEMO_ACCOUNT_ID, allow_in_sandbox, button_url, connect_user
+from telegram.error import InvalidToken
 
 from bot.app import GramlinkApp, create_app
 from bot.config import Settings
@@ -198,3 +199,16 @@ async def test_deletion_callback_with_signed_request(
     assert response.status_code == 200
     assert "Data deleted" in page.text
     assert await app.services.storage.accounts_for_instagram_user(DEMO_ACCOUNT_ID) == []
+
+
+async def test_rejected_token_stops_start(app_settings: Callable[..., Settings]) -> None:
+    app = create_app(app_settings(telegram_bot_token="999:WRONG-token"))
+
+    with pytest.raises(InvalidToken):
+        await app.start()
+
+    port = app.bound_port
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as client:
+            await client.get(f"http://127.0.0.1:{port}/healthz")
+    await app.stop()
