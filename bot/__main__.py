@@ -155,7 +155,10 @@ def _announce_demo(fake_telegram: FakeTelegram) -> None:
 def _secrets(settings: Settings) -> list[str]:
     values = [settings.telegram_bot_token, settings.instagram_client_secret]
     values += [settings.telegram_webhook_secret, settings.token_encryption_key]
-    return [value.get_secret_value() for value in values if value is not None]
+    secrets = [value.get_secret_value() for value in values if value is not None]
+    # The part after the colon is the secret half of the bot token; mask it on its own too.
+    secrets.append(settings.telegram_bot_token.get_secret_value().partition(":")[2])
+    return secrets
 
 
 def _fail(message: str, *, status: int = EXIT_CONFIG_ERROR) -> int:
