@@ -102,6 +102,9 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if info is None:
         await message.reply_text(texts.NOT_CONNECTED)
         return
+    if info.status is AccountStatus.DISCONNECTED:
+        await message.reply_text(texts.deauthorized_text(info.username), parse_mode=ParseMode.HTML)
+        return
 
     needs_reconnect = info.status is AccountStatus.NEEDS_RECONNECT
     text = texts.status_text(

@@ -25,6 +25,7 @@ __all__ = [
     "NOT_YOUR_BUTTON",
     "OPEN_PRIVATE_CHAT_BUTTON",
     "RECONNECT_BUTTON",
+    "deauthorized_text",
     "disconnect_confirm_text",
     "help_text",
     "start_text",
@@ -109,6 +110,15 @@ def status_text(
             "Gramlink renews it automatically."
         )
     return "\n".join(lines)
+
+
+def deauthorized_text(username: str) -> str:
+    """Text of the /status reply after the user removed Gramlink's access on Instagram."""
+    return (
+        f"Access to <b>@{html.escape(username)}</b> was removed in Instagram's settings, so "
+        "Gramlink no longer has a token for it. Send /connect to connect again, or "
+        "/disconnect to delete what is left."
+    )
 
 
 def disconnect_confirm_text(username: str) -> str:

@@ -166,9 +166,13 @@ class AccountService:
         )
 
     async def status(self, telegram_user_id: int) -> ConnectionInfo | None:
-        """Return the user's connection, or None when nothing is connected."""
+        """Return the user's connection in any status, or None when there is none.
+
+        A connection that Meta deauthorized stays, without its token, as DISCONNECTED
+        until the user connects again or sends /disconnect.
+        """
         account = await self._storage.get_account_for_user(telegram_user_id)
-        if account is None or account.status is AccountStatus.DISCONNECTED:
+        if account is None:
             return None
         return ConnectionInfo(
             username=account.username,

@@ -182,3 +182,14 @@ async def test_error_handler_answers_briefly(
     failures = [record for record in caplog.records if record.name == "bot.handlers.commands"]
     assert failures[0].exc_info is not None
     assert "secret words" not in caplog.text
+
+
+async def test_status_after_deauthorize(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    await connect_user(app, fake_telegram, USER_ID)
+    await app.services.deletion.deauthorize("17841400000000001")
+
+    status = await reply_to(fake_telegram, USER_ID, "/status")
+    question = await reply_to(fake_telegram, USER_ID, "/disconnect")
+
+    assert "was removed in Instagram's settings" in status.params["text"]
+    assert callback_data(question)[0] == f"disconnect:yes:{USER_ID}"
