@@ -40,9 +40,7 @@ def callback_data(call: RecordedCall) -> list[str]:
     return [button["callback_data"] for row in keyboard for button in row]
 
 
-async def test_start_greets_and_records_user(
-    app: GramlinkApp, fake_telegram: FakeTelegram
-) -> None:
+async def test_start_greets_user(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
     reply = await reply_to(fake_telegram, USER_ID, "/start")
 
     assert "I bring your Instagram photos into Telegram" in reply.params["text"]
