@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urljoin
 
 import httpx
 
-from bot.playground import FakeTelegram
+from bot.playground import FakeTelegram, RecordedCall
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -262,9 +262,56 @@ def callback_button(message: dict[str, Any], label: str) -> str | None:
     return None
 
 
-def media_items(message: dict[str, Any]) -> int:
-    """Return 1 for a photo or video message and 0 otherwise."""
-    return 1 if "photo" in message or "video" in message else 0
+def is_media(message: dict[str, Any]) -> bool:
+    """Return whether a message is a photo or a video."""
+    return "photo" in message or "video" in message
+
+
+# Labels of the /media paging buttons, matched case-insensitively inside the button text.
+OLDER = "older"
+NEWER = "newer"
+
+
+def newest_control(telegram: FakeTelegram, chat_id: int) -> dict[str, Any] | None:
+    """Return the newest bot message in a chat with an Older or Newer button, or None."""
+    for message in reversed(bot_messages(telegram, chat_id)):
+        if callback_button(message, OLDER) or callback_button(message, NEWER):
+            return message
+    return None
+
+
+def control_snapshot(message: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """Return what identifies a control message's state: its id, text and buttons."""
+    if message is None:
+        return None
+    keys = tuple((button["text"], button.get("callback_data")) for button in buttons(message))
+    return message["message_id"], message.get("text"), keys
+
+
+async def wait_for_new_control(
+    telegram: FakeTelegram, chat_id: int, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Wait until the newest control message differs from `previous` (sent anew or edited)."""
+    before = control_snapshot(previous)
+
+    def changed() -> dict[str, Any] | None:
+        message = newest_control(telegram, chat_id)
+        return message if control_snapshot(message) != before else None
+
+    return await wait_until(changed, description=f"a new /media control message in {chat_id}")
+
+
+def sent_media_captions(calls: Iterable[RecordedCall]) -> list[str]:
+    """Return the captions of the photos, videos and album items that the bot sent."""
+    captions: list[str] = []
+    for call in calls:
+        if not call.ok:
+            continue
+        if call.method == "sendMediaGroup":
+            captions += [item.get("caption") or "" for item in call.params["media"]]
+        elif call.method in ("sendPhoto", "sendVideo"):
+            captions.append(call.params.get("caption") or "")
+    return captions
 
 
 async def send_and_wait_reply(
@@ -293,7 +340,24 @@ async def press(
     chat_id = message["chat"]["id"]
     update = telegram.press_button(user_id, message["message_id"], callback_data, chat_id=chat_id)
     pending = telegram.callback_queries[update["callback_query"]["id"]]
-    return await asyncio.wait_for(asyncio.shield(pending.answer), REPLY_TIMEOUT)
+    try:
+        return await asyncio.wait_for(asyncio.shield(pending.answer), REPLY_TIMEOUT)
+    except TimeoutError:
+        raise AssertionError(
+            f"the bot did not answer the button {callback_data!r} within {REPLY_TIMEOUT} s"
+        ) from None
+
+
+async def inline_answer(telegram: FakeTelegram, user_id: int, query: str) -> dict[str, Any]:
+    """Send an inline query as a user and return the bot's answerInlineQuery parameters."""
+    update = telegram.inline_query(user_id, query)
+    pending = telegram.inline_queries[update["inline_query"]["id"]]
+    try:
+        return await asyncio.wait_for(asyncio.shield(pending.answer), REPLY_TIMEOUT)
+    except TimeoutError:
+        raise AssertionError(
+            f"the bot did not answer the inline query {query!r} within {REPLY_TIMEOUT} s"
+        ) from None
 
 
 # The Instagram authorization window, as a browser drives it

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from bot.handlers import texts
 from bot.playground import DEMO_USER_ID, FakeTelegram
 from bot.sandbox import SANDBOX_CLIENT_SECRET
 from tests.e2e.conftest import LaunchBot
@@ -44,7 +45,7 @@ async def test_start_help_connect_and_status(
     assert "media" in [command["command"] for command in registered[-1]]
 
     not_connected = await send_and_wait_reply(telegram, DEMO_USER_ID, "/status")
-    assert "/connect" in not_connected["text"]
+    assert not_connected["text"] == texts.NOT_CONNECTED
 
     outcome, confirmation = await connect_account(telegram, http, DEMO_USER_ID)
     assert outcome.redirect_location.endswith("#_")
@@ -82,7 +83,7 @@ async def test_denied_authorization_connects_nothing(
     assert outcome.callback.status_code == 400
     assert "declined" in page_text(outcome.callback.text)
     status = await send_and_wait_reply(telegram, DEMO_USER_ID, "/status")
-    assert "No Instagram account is connected" in status["text"]
+    assert status["text"] == texts.NOT_CONNECTED
     # The link of a declined authorization cannot be used again.
     again = await walk_authorization(http, authorize_url, decision="allow")
     assert again.callback.status_code == 400
@@ -116,7 +117,7 @@ async def test_data_deletion_disconnects_account(
 
     await wait_until_async(completed_page, description="the deletion status page to say completed")
     status = await send_and_wait_reply(telegram, DEMO_USER_ID, "/status")
-    assert "No Instagram account is connected" in status["text"]
+    assert status["text"] == texts.NOT_CONNECTED
     unknown = await http.get(f"{gramlink.base_url}/deletion/no-such-code")
     assert unknown.status_code == 404
 
