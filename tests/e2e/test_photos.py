@@ -88,10 +88,10 @@ async def test_media_pages_older_to_end_and_back(
 
     assert len(pages) > 1
     assert callback_button(control, NEWER) is not None
-    shown = set().union(*pages)
+    shown_codes = set().union(*pages)
     with_media = {code for code, has_media_url in known.items() if has_media_url}
-    assert with_media <= shown, f"{len(with_media - shown)} posts were never shown"
-    assert sum(len(page) for page in pages) == len(shown), "a post was shown on two pages"
+    assert with_media <= shown_codes, f"{len(with_media - shown_codes)} posts were never shown"
+    assert sum(len(page) for page in pages) == len(shown_codes), "a post was shown on two pages"
 
     newer_presses = 0
     while (newer := callback_button(control, NEWER)) is not None:
