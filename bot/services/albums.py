@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -16,6 +16,7 @@ __all__ = [
     "AlbumPlan",
     "MediaFile",
     "MediaKind",
+    "UrlRefresher",
     "build_albums",
     "needs_children",
     "photo_files",
@@ -54,6 +55,9 @@ class MediaFile:
 
 # One message: a single photo or video, or an album of 2 to 10 files.
 Album = tuple[MediaFile, ...]
+
+# Fetches a fresh `media_url` for a file whose signed URL expired; None if it cannot.
+UrlRefresher = Callable[[MediaFile], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
@@ -21,6 +21,7 @@ from bot.instagram import (
 from bot.services.albums import (
     Album,
     MediaFile,
+    UrlRefresher,
     build_albums,
     needs_children,
     photo_files,
@@ -48,9 +49,6 @@ INLINE_PAGE_SIZE = 25
 MAX_INLINE_RESULTS = 50
 # `/latest` reads at most this many Instagram pages to collect its photos.
 LATEST_MAX_PAGES = 3
-
-# Fetches a fresh `media_url` for a file whose signed URL expired; None if it cannot.
-UrlRefresher = Callable[[MediaFile], Awaitable[str | None]]
 
 
 class FeedStatus(StrEnum):
