@@ -1,8 +1,8 @@
 """Refresh of long-lived Instagram tokens before they expire.
 
 A sweep pages through the accounts that storage reports as due and refreshes them with a
-fixed pool of workers, so at most `settings.refresh_concurrency` requests are in flight and
-memory stays flat however many accounts are due.
+fixed pool of workers, so at most `settings.refresh_concurrency` requests are in flight. It
+holds at most one batch of accounts at a time, plus the ids of the accounts it has seen.
 """
 
 from __future__ import annotations
