@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from PIL import Image
 
 from bot.instagram import InstagramError, InvalidTokenError, MediaItem, MediaPage, MediaType
 
@@ -19,12 +23,14 @@ def make_cursor(index: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def image(media_id: str, *, caption: str | None = None, minutes: int = 0) -> MediaItem:
+def image(
+    media_id: str, *, caption: str | None = None, minutes: int = 0, host: str = MEDIA_HOST
+) -> MediaItem:
     """Return a single image post."""
     return MediaItem(
         id=media_id,
         media_type=MediaType.IMAGE,
-        media_url=f"{MEDIA_HOST}/media/{media_id}.jpg",
+        media_url=f"{host}/media/{media_id}.jpg",
         permalink=f"https://www.instagram.com/p/P{media_id}/",
         timestamp=BASE_TIME + timedelta(minutes=minutes),
         caption=caption,
@@ -32,13 +38,13 @@ def image(media_id: str, *, caption: str | None = None, minutes: int = 0) -> Med
     )
 
 
-def video(media_id: str, *, minutes: int = 0) -> MediaItem:
+def video(media_id: str, *, minutes: int = 0, host: str = MEDIA_HOST) -> MediaItem:
     """Return a single video post with its thumbnail."""
     return MediaItem(
         id=media_id,
         media_type=MediaType.VIDEO,
-        media_url=f"{MEDIA_HOST}/media/{media_id}.mp4",
-        thumbnail_url=f"{MEDIA_HOST}/media/{media_id}-thumb.jpg",
+        media_url=f"{host}/media/{media_id}.mp4",
+        thumbnail_url=f"{host}/media/{media_id}-thumb.jpg",
         permalink=f"https://www.instagram.com/p/P{media_id}/",
         timestamp=BASE_TIME + timedelta(minutes=minutes),
         username="fake.user",
@@ -116,3 +122,58 @@ class StubInstagram:
                 if item.id == media_id:
                     return replace(item, media_url=f"{MEDIA_HOST}/fresh/{media_id}.jpg")
         raise InstagramError("Unsupported get request", status=400, code=100)
+
+
+VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 600
+BIG_VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000
+
+
+def jpeg_bytes() -> bytes:
+    """Return a small JPEG image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+class MediaHost:
+    """A loopback stand-in for Instagram's CDN that counts every request.
+
+    `/expired/...` answers 403 like an expired signed URL; names starting with `big` are
+    videos larger than the test upload limit.
+    """
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+        self._jpeg = jpeg_bytes()
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        path = request.path
+        self.hits[path] += 1
+        if path.startswith("/expired/"):
+            return web.Response(status=403, text="URL signature expired")
+        name = request.match_info["name"]
+        if name.endswith(".jpg"):
+            return web.Response(body=self._jpeg, content_type="image/jpeg")
+        body = BIG_VIDEO_BYTES if name.startswith("big") else VIDEO_BYTES
+        return web.Response(body=body, content_type="video/mp4")
+
+    async def start(self) -> None:
+        """Serve on a free loopback port."""
+        app = web.Application()
+        app.router.add_get("/{folder}/{name}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def downloads(self) -> int:
+        """Return the number of requests served."""
+        return sum(self.hits.values())

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from aiohttp import web
 from cryptography.fernet import Fernet
-from PIL import Image
+from instagram_stub import MediaHost
 from telegram import Bot
 
 from bot.playground import FakeTelegram
@@ -24,51 +21,6 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 USER_ID = 2001
 GROUP_ID = -100200
 OWNER_ID = "17840000000000001"
-VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 600
-BIG_VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000
-
-
-def jpeg_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-class MediaHost:
-    """A loopback stand-in for Instagram's CDN that counts every request."""
-
-    def __init__(self) -> None:
-        self.hits: Counter[str] = Counter()
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
-        self._jpeg = jpeg_bytes()
-
-    async def _serve(self, request: web.Request) -> web.Response:
-        path = request.path
-        self.hits[path] += 1
-        if path.startswith("/expired/"):
-            return web.Response(status=403, text="URL signature expired")
-        name = request.match_info["name"]
-        if name.endswith(".jpg"):
-            return web.Response(body=self._jpeg, content_type="image/jpeg")
-        body = BIG_VIDEO_BYTES if name.startswith("big") else VIDEO_BYTES
-        return web.Response(body=body, content_type="video/mp4")
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/{folder}/{name}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def downloads(self) -> int:
-        return sum(self.hits.values())
 
 
 class RecordingSleep:
