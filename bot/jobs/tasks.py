@@ -88,7 +88,11 @@ async def process_deletions(services: Services) -> JobReport:
 async def poll_subscriptions(services: Services) -> JobReport:
     """Check subscribed accounts for new posts and deliver them."""
     summary = await services.subscriptions.poll()
-    return JobReport(action=f"polled subscriptions: {summary}")
+    return JobReport(
+        action=f"{summary.accounts} accounts checked for {summary.chats} chats",
+        succeeded=summary.delivered,
+        failed=summary.failed,
+    )
 
 
 async def clean_up(services: Services, *, clock: Clock = utc_now) -> JobReport:

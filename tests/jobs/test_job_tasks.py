@@ -25,6 +25,7 @@ from bot.jobs.tasks import (
 from bot.services import Services
 from bot.services.deletion import DeletionService
 from bot.services.refresh import SweepSummary
+from bot.services.subscriptions import PollSummary
 from storage import DeletionStatus, OAuthStateClaim, Storage, open_storage
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -49,9 +50,9 @@ class FakeSubscriptions:
     def __init__(self) -> None:
         self.polls = 0
 
-    async def poll(self) -> Any:
+    async def poll(self) -> PollSummary:
         self.polls += 1
-        return "2 chats checked"
+        return PollSummary(accounts=2, chats=3, delivered=4, failed=1, duration=0.01)
 
 
 @pytest.fixture
@@ -129,7 +130,9 @@ async def test_poll_job_polls_subscriptions(storage: Storage) -> None:
     report = await poll_subscriptions(services)
 
     assert services.subscriptions.polls == 1  # type: ignore[attr-defined]
-    assert "2 chats checked" in report.action
+    assert report.action == "2 accounts checked for 3 chats"
+    assert report.succeeded == 4
+    assert report.failed == 1
 
 
 async def test_cleanup_removes_old_states_and_sessions(storage: Storage) -> None:
