@@ -24,7 +24,11 @@ def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register every handler module on the application, in the order they must match."""
     # Imported here so that handler modules can import `get_services` from this package.
-    from bot.handlers import commands
+    from bot.handlers import commands, groups, inline, media
 
     # Account commands, the disconnect confirmation and the global error handler.
     commands.register(application)
+    # Photos: /media and /latest with paging buttons, inline mode, group subscriptions.
+    media.register(application)
+    inline.register(application)
+    groups.register(application)

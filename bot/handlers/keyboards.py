@@ -56,3 +56,43 @@ def disconnect_keyboard(telegram_user_id: int) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+# /media paging buttons carry `m:<browsing session id>:<page>`; the session id has at most
+# 16 characters, so the data stays far below 64 bytes. The state lives in the database, so
+# the buttons keep working after a restart.
+MEDIA_CALLBACK_PATTERN = r"^m:([A-Za-z0-9_-]{1,32}):(\d{1,6})$"
+# The admin confirmation of /subscribe carries `sc:<account id>:<requesting user id>`.
+SUBSCRIBE_CONFIRM_PATTERN = r"^sc:\d{1,20}:\d{1,20}$"
+
+
+def media_callback_data(session_id: str, page: int) -> str:
+    """Build the callback data of a /media paging button."""
+    return f"m:{session_id}:{page}"
+
+
+def media_keyboard(
+    session_id: str, page: int, *, has_newer: bool, has_older: bool
+) -> InlineKeyboardMarkup | None:
+    """Build the Newer and Older buttons under a /media page, or None on a lone page."""
+    row = []
+    if has_newer:
+        row.append(
+            InlineKeyboardButton(
+                texts.MEDIA_NEWER_BUTTON, callback_data=media_callback_data(session_id, page - 1)
+            )
+        )
+    if has_older:
+        row.append(
+            InlineKeyboardButton(
+                texts.MEDIA_OLDER_BUTTON, callback_data=media_callback_data(session_id, page + 1)
+            )
+        )
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def subscribe_confirm_keyboard(callback_data: str) -> InlineKeyboardMarkup:
+    """Build the button that a group admin presses to confirm a subscription."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.SUBSCRIBE_CONFIRM_BUTTON, callback_data=callback_data)]]
+    )

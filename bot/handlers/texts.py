@@ -8,6 +8,7 @@ by the functions below.
 from __future__ import annotations
 
 import html
+import math
 from datetime import datetime
 
 __all__ = [
@@ -134,3 +135,97 @@ def _account_type_label(account_type: str) -> str:
         "PERSONAL": "personal account",
     }
     return labels.get(account_type.upper(), html.escape(account_type.lower() or "account"))
+
+
+# Photos: /media, /latest, inline mode and groups.
+
+MEDIA_OLDER_BUTTON = "Older"
+MEDIA_NEWER_BUTTON = "Newer"
+MEDIA_STALE = "These buttons have expired. Send /media to browse again."
+MEDIA_NO_OLDER = "There are no older posts."
+MEDIA_NOTHING_YET = "Your Instagram account has no posts yet. Post something and try again."
+NO_PHOTOS_YET = "Your Instagram account has no photos yet. Post one and try again."
+NEEDS_RECONNECT = "Instagram no longer accepts your sign-in. Tap the button to connect again."
+NEEDS_RECONNECT_IN_GROUP = (
+    "Instagram no longer accepts your sign-in. Send /connect to me in a private chat."
+)
+INSTAGRAM_DOWN = "Instagram is not answering right now. Please try again in a few minutes."
+TELEGRAM_BUSY = "Telegram asks me to slow down. Please try again in a minute."
+LATEST_USAGE = "Send /latest for your newest photo, or /latest 5 for up to 10 photos."
+INLINE_CONNECT_BUTTON = "Connect Instagram to share photos"
+INLINE_RECONNECT_BUTTON = "Reconnect Instagram to share photos"
+SUBSCRIBE_IN_GROUP_ONLY = (
+    "Add me to a group and send /subscribe there to post your new Instagram posts in it."
+)
+SUBSCRIBE_CONFIRM_BUTTON = "Confirm (admins)"
+SUBSCRIBE_ADMINS_ONLY = "Only a group admin can confirm this."
+SUBSCRIBE_STALE = "This request has expired. Ask for it again with /subscribe."
+UNSUBSCRIBE_NOTHING = "This chat receives no Instagram posts."
+UNSUBSCRIBE_NOT_ALLOWED = (
+    "Only the member whose account is subscribed, or a group admin, can stop the posts."
+)
+
+
+def media_page_text(username: str | None, page: int) -> str:
+    """Text of the control message under a /media page; `page` counts from 1."""
+    who = f"@{html.escape(username)}" if username else "Your posts"
+    return f"{who} · page {page}. Use the buttons for older or newer posts."
+
+
+def rate_limited_text(retry_after: float | None) -> str:
+    """Answer when Instagram limits the requests, with the wait when it is known."""
+    if retry_after is None or retry_after <= 0:
+        return "Instagram asks us to slow down. Please try again in a few minutes."
+    minutes = max(1, math.ceil(retry_after / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Instagram asks us to slow down. Please try again in {minutes} {unit}."
+
+
+def skipped_posts_text(permalinks: list[str]) -> str:
+    """Note about posts that Instagram gives no media for, with links to open them."""
+    links = ", ".join(
+        f'<a href="{html.escape(url, quote=True)}">post {index}</a>'
+        for index, url in enumerate(permalinks, start=1)
+    )
+    count = len(permalinks)
+    subject = "One post" if count == 1 else f"{count} posts"
+    return (
+        f"{subject} could not be shown here because Instagram does not share its media with "
+        f"apps, for example a reel with licensed music. Open on Instagram: {links}"
+    )
+
+
+def too_large_text(permalinks: list[str]) -> str:
+    """Note about videos too large for a bot to upload, with links to watch them."""
+    links = ", ".join(
+        f'<a href="{html.escape(url, quote=True)}">video {index}</a>'
+        for index, url in enumerate(permalinks, start=1)
+    )
+    return f"Some videos are too large for a bot to send. Watch them on Instagram: {links}"
+
+
+def subscribe_needs_admin_text(username: str) -> str:
+    """Request that a group admin confirms posting an account's new posts."""
+    return (
+        f"Post new Instagram posts of <b>@{html.escape(username)}</b> in this group? "
+        "A group admin needs to confirm."
+    )
+
+
+def subscribed_text(username: str) -> str:
+    """Confirmation that the group now receives an account's new posts."""
+    return (
+        f"Done: new posts of <b>@{html.escape(username)}</b> will appear here. "
+        "Posts published before now are not sent. Send /unsubscribe to stop."
+    )
+
+
+def already_subscribed_text(username: str) -> str:
+    """Answer when the group already receives an account's posts."""
+    return f"This group already receives new posts of <b>@{html.escape(username)}</b>."
+
+
+def unsubscribed_text(usernames: tuple[str, ...]) -> str:
+    """Confirmation that the group no longer receives posts of these accounts."""
+    names = ", ".join(f"<b>@{html.escape(name)}</b>" for name in usernames) or "the account"
+    return f"Stopped: new posts of {names} will no longer appear here."

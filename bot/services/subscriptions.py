@@ -211,6 +211,22 @@ class SubscriptionService:
         logger.info("Chat %s unsubscribed from %d account(s)", chat_id, len(chosen))
         return UnsubscribeResult(UnsubscribeStatus.UNSUBSCRIBED, tuple(usernames))
 
+    # Chat lifecycle
+
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a group's subscriptions and deliveries to the supergroup it became."""
+        moved = await self._storage.migrate_chat(old_chat_id, new_chat_id)
+        if moved:
+            logger.info(
+                "Chat %s migrated to %s with %d subscription(s)", old_chat_id, new_chat_id, moved
+            )
+
+    async def chat_removed(self, chat_id: int, reason: str) -> None:
+        """Deactivate the subscriptions of a chat that removed or blocked the bot."""
+        deactivated = await self._storage.deactivate_chat(chat_id, reason=reason)
+        if deactivated:
+            logger.info("Chat %s deactivated %d subscription(s): %s", chat_id, deactivated, reason)
+
     async def _is_subscribed(self, chat_id: int, account_id: int) -> bool:
         subscriptions = await self._storage.subscriptions_for_chat(chat_id)
         return any(subscription.account_id == account_id for subscription in subscriptions)
