@@ -363,7 +363,12 @@ def _build_services(
         delivery=delivery,
         subscriptions=SubscriptionService(storage=storage, instagram=instagram, delivery=delivery),
         refresh=RefreshService(
-            storage=storage, instagram=instagram, notifier=notifier, settings=settings
+            storage=storage,
+            instagram=instagram,
+            notifier=notifier,
+            settings=settings,
+            # Known after initialize(); the reconnect message carries a t.me button then.
+            bot_username=lambda: bot.username,
         ),
     )
 
