@@ -68,6 +68,9 @@ async def media_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if page.status is FeedStatus.STALE:
         await query.answer(texts.MEDIA_STALE, show_alert=True)
         return
+    if page.status is FeedStatus.FOREIGN:
+        await query.answer(texts.NOT_YOUR_BUTTON, show_alert=True)
+        return
     if page.status is FeedStatus.END:
         await query.answer(texts.MEDIA_NO_OLDER)
         return
@@ -190,7 +193,7 @@ async def _send_failure(
         text = texts.MEDIA_NOTHING_YET
     elif page.status is FeedStatus.END:
         text = texts.MEDIA_NO_OLDER
-    elif page.status is FeedStatus.STALE:
+    elif page.status in (FeedStatus.STALE, FeedStatus.FOREIGN):
         text = texts.MEDIA_STALE
     else:
         text = texts.INSTAGRAM_DOWN

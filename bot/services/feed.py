@@ -62,6 +62,7 @@ class FeedStatus(StrEnum):
     EMPTY = "empty"
     END = "end"
     STALE = "stale"
+    FOREIGN = "foreign"
 
 
 async def _no_refresh(file: MediaFile) -> str | None:
@@ -149,25 +150,26 @@ class FeedService:
         """Fetch one `/media` page as albums.
 
         Without `session_id` a new browsing session starts at the newest posts. With it, the
-        page must be one the session has reached (its cursor is stored), and the session
-        must belong to this user and to their current account; otherwise the result is STALE.
+        session must belong to this user (else FOREIGN) and to their current account, and
+        the page must be one the session has reached, with its cursor stored (else STALE).
         """
+        found = None
+        if session_id is not None:
+            found = await self._storage.get_browsing_session(session_id)
+            if found is None:
+                return FeedPage(status=FeedStatus.STALE)
+            if found.telegram_user_id != telegram_user_id:
+                return FeedPage(status=FeedStatus.FOREIGN)
         try:
             account, token = await self._connected_account(telegram_user_id)
-            if session_id is None:
+            if found is None:
                 session = await self._storage.create_browsing_session(
                     telegram_user_id=telegram_user_id, account_id=account.id, now=self._clock()
                 )
                 page = 0
+            elif found.account_id != account.id or not 0 <= page < len(found.cursors):
+                return FeedPage(status=FeedStatus.STALE)
             else:
-                found = await self._storage.get_browsing_session(session_id)
-                if (
-                    found is None
-                    or found.telegram_user_id != telegram_user_id
-                    or found.account_id != account.id
-                    or not 0 <= page < len(found.cursors)
-                ):
-                    return FeedPage(status=FeedStatus.STALE)
                 session = found
 
             media_page = await self._fetch_page(account, token, session.cursors[page])

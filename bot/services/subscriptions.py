@@ -412,8 +412,13 @@ class SubscriptionService:
 
 
 def _published_before(post: MediaItem, subscription: Subscription) -> bool:
-    """Return whether the post existed when the chat subscribed, judged by its timestamp."""
-    return post.timestamp is not None and post.timestamp <= subscription.created_at
+    """Return whether the post existed when the chat subscribed, judged by its timestamp.
+
+    Instagram timestamps have whole seconds, so a post from the second of subscribing
+    counts as new.
+    """
+    subscribed_at = subscription.created_at.replace(microsecond=0)
+    return post.timestamp is not None and post.timestamp < subscribed_at
 
 
 class _PreparedPosts:

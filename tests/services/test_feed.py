@@ -104,7 +104,8 @@ async def test_page_unknown_session_is_stale(feed: FeedService) -> None:
 async def test_page_foreign_session_is_stale(feed: FeedService) -> None:
     other = await feed.page(OTHER_USER_ID)
 
-    assert (await feed.page(USER_ID, other.session_id, 0)).status is FeedStatus.STALE
+    assert (await feed.page(USER_ID, other.session_id, 0)).status is FeedStatus.FOREIGN
+    assert (await feed.page(4242, other.session_id, 0)).status is FeedStatus.FOREIGN
 
 
 async def test_page_session_of_replaced_account_is_stale(
