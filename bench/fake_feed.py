@@ -185,13 +185,16 @@ class FakeFeed:
         return sum(count for kind, count in self.requests.items() if kind != "cdn")
 
     def publish(self, caption: str | None = "A new bench post") -> FeedMedia:
-        """Add a new single-photo post at the top of the feed, as a user posting would."""
+        """Add a new single-photo post at the top of the feed, timestamped now."""
+        # The API's timestamps have whole seconds, so round up to stay after anything that
+        # happened in the current second, such as a subscription.
+        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
         newest = self.feed[0].timestamp if self.feed else _NEWEST_POST
         post = FeedMedia(
             id=f"1791{len(self.feed):011d}",
             media_type="IMAGE",
             caption=caption,
-            timestamp=newest + timedelta(minutes=5),
+            timestamp=max(now, newest + timedelta(seconds=1)),
         )
         self.feed = (post, *self.feed)
         self._by_id[post.id] = post
