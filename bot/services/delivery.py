@@ -85,8 +85,8 @@ class DeliveryStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
-    """What happened to a send: the status, the chat id after any migration, and the files
-    left out because they exceed the upload limit."""
+    """Result of a send: the status, the chat id after any migration, and the files left
+    out because they exceed the upload limit."""
 
     status: DeliveryStatus
     chat_id: int
@@ -104,10 +104,14 @@ class SendGovernor:
     """Keep sending within Telegram's broadcast limits, counting each album item as a message.
 
     Telegram allows about 30 messages per second overall and 20 messages per minute in one
-    group, and an album of n items counts as n messages. PTB's `AIORateLimiter`, which the
-    application installs on the bot, counts API calls instead, so an album is one call to it;
-    it also retries calls that hit `RetryAfter`. This governor adds the per-item count in
-    front of it for the sends of this service, mostly the fan-out of subscription posts.
+    group, and an album of n items counts as n messages. The application also installs PTB's
+    `AIORateLimiter` on the bot. That limiter counts API calls, so an album is one call to
+    it, and it retries calls that hit `RetryAfter`. This governor sits in front of it and
+    counts album items, for the sends of this service, mostly the fan-out of subscription
+    posts. `DeliveryService` still handles a `RetryAfter` that gets past the limiter.
+
+    NOTE: the budgets are per process; several bot processes with one token would need a
+    shared limiter.
     """
 
     def __init__(
@@ -246,7 +250,7 @@ class DeliveryService:
         if not files:
             return DeliveryResult(DeliveryStatus.SENT, chat_id)
         if len(files) > MAX_ALBUM_SIZE:
-            raise ValueError(f"an album holds at most {MAX_ALBUM_SIZE} files, got {len(files)}")
+            raise ValueError(f"an album contains at most {MAX_ALBUM_SIZE} files, got {len(files)}")
 
         target = _Target(chat_id)
         await self._governor.acquire(chat_id, len(files))

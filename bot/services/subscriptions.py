@@ -65,7 +65,7 @@ class SubscribeStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SubscribeResult:
-    """What `/subscribe` did; `confirm_data` is the callback data of the admin button."""
+    """Result of `/subscribe`, with the callback data of the admin button when one is needed."""
 
     status: SubscribeStatus
     username: str | None = None
@@ -82,7 +82,7 @@ class UnsubscribeStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class UnsubscribeResult:
-    """What `/unsubscribe` did and the usernames of the accounts it removed."""
+    """Result of `/unsubscribe` with the usernames of the accounts it removed."""
 
     status: UnsubscribeStatus
     usernames: tuple[str, ...] = ()

@@ -282,3 +282,23 @@ async def test_inline_photos_returns_cached_file_id(feed: FeedService, storage: 
 
 async def test_inline_photos_not_connected(feed: FeedService) -> None:
     assert (await feed.inline_photos(4242)).status is FeedStatus.NOT_CONNECTED
+
+
+async def test_page_session_survives_restart(instagram: StubInstagram, tmp_path) -> None:
+    key = Fernet.generate_key().decode()
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    first_storage = await open_storage(url, encryption_key=key)
+    await connect(first_storage, USER_ID, TOKEN, "17840000000000001")
+    before = FeedService(storage=first_storage, instagram=instagram, clock=lambda: NOW)  # type: ignore[arg-type]
+    first = await before.page(USER_ID)
+    await first_storage.close()
+
+    reopened = await open_storage(url, encryption_key=key)
+    try:
+        after = FeedService(storage=reopened, instagram=instagram, clock=lambda: NOW)  # type: ignore[arg-type]
+        second = await after.page(USER_ID, first.session_id, 1)
+    finally:
+        await reopened.close()
+
+    assert second.status is FeedStatus.OK
+    assert media_ids(second) == [str(5010 + index) for index in range(10)]
