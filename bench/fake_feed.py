@@ -26,6 +26,8 @@ __all__ = ["FakeFeed", "FeedMedia", "parse_fields"]
 MAX_PAGE_LIMIT = 100
 DEFAULT_PAGE_LIMIT = 25
 _NEWEST_POST = datetime(2024, 3, 5, 10, 35, 40, tzinfo=UTC)
+# An MP4 `ftyp` box and nothing more: enough for a client that checks the content type.
+_FAKE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ class FakeFeed:
 
         app = web.Application()
         app.router.add_get("/cdn/{media_id}.jpg", self._cdn)
+        app.router.add_get("/cdn/{media_id}.mp4", self._cdn_video)
         for prefix in ("", "/{version:v[0-9]+\\.[0-9]+}"):
             app.router.add_get(prefix + "/me", self._profile)
             app.router.add_get(prefix + "/me/media", self._media_page)
@@ -200,9 +203,10 @@ class FakeFeed:
         self._by_id[post.id] = post
         return post
 
-    def media_url(self, media_id: str) -> str:
-        """Return the fake signed CDN URL of one media item."""
-        return f"{self.graph_url}/cdn/{media_id}.jpg?oh=benchsig&oe=66AABBCC"
+    def media_url(self, media_id: str, *, video: bool = False) -> str:
+        """Return the fake signed CDN URL of one photo, or of one video with `video`."""
+        extension = "mp4" if video else "jpg"
+        return f"{self.graph_url}/cdn/{media_id}.{extension}?oh=benchsig&oe=66AABBCC"
 
     def render(self, item: FeedMedia, fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Render one item with the requested fields, as the Graph API would."""
@@ -210,7 +214,7 @@ class FakeFeed:
         if "media_type" in fields:
             rendered["media_type"] = item.media_type
         if "media_url" in fields:
-            rendered["media_url"] = self.media_url(item.id)
+            rendered["media_url"] = self.media_url(item.id, video=item.media_type == "VIDEO")
         if "thumbnail_url" in fields and item.media_type == "VIDEO":
             rendered["thumbnail_url"] = self.media_url(item.id + "t")
         if "permalink" in fields:
@@ -307,3 +311,7 @@ class FakeFeed:
     async def _cdn(self, request: web.Request) -> web.Response:
         self.requests["cdn"] += 1
         return web.Response(body=self._jpeg, content_type="image/jpeg")
+
+    async def _cdn_video(self, request: web.Request) -> web.Response:
+        self.requests["cdn"] += 1
+        return web.Response(body=_FAKE_MP4, content_type="video/mp4")
