@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import functools
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -58,6 +59,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bot until SIGINT or SIGTERM; return the process exit status."""
     args = parse_args(argv)
+    # python-telegram-bot 22 gives durations such as RetryAfter.retry_after as timedelta
+    # when this is set, and warns about the deprecated int form on every access otherwise.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     try:
         asyncio.run(_run(demo=args.demo, sandbox=args.sandbox or args.demo))
     except ConfigError as exc:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
     from bot.app import GramlinkApp
     from bot.playground import FakeTelegram
     from bot.sandbox import SandboxState
+
+# The bot process sets this too (bot/__main__.py): python-telegram-bot 22 then gives
+# durations as timedelta instead of warning about the deprecated int form, and warnings are
+# errors in this suite.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 TEST_BOT_TOKEN = "123456:TEST-token_value"
 TEST_CLIENT_ID = "test-app-id"
