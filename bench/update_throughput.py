@@ -11,6 +11,12 @@ minimal python-telegram-bot echo bot (`bench.echo_bot`) on the same fake, which 
 replies. Under webhook both receive the same update bodies, posted to their
 `/telegram/webhook` by the fake's thread over 40 connections at most, the default of
 Telegram's `max_connections`.
+
+The bot's `AIORateLimiter` limits all Bot API calls to 30 per second, so 5,000 replies
+would take almost three minutes of mostly idle waiting. The main runs therefore build the
+bot with that limiter's limits set to 0 (off in PTB), by replacing `bot.app.AIORateLimiter`
+while the app starts. A last, shorter polling run keeps the limiter as shipped and reports
+the wall-clock rate a burst of updates actually gets.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ import asyncio
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
+from telegram.ext import AIORateLimiter
 
+import bot.app
 from bench.echo_bot import SECRET_HEADER, EchoWebhookServer, build_echo_application
 from bench.fake_feed import FakeFeed
 from bench.fake_thread import BENCH_BOT_TOKEN, ThreadedFakeTelegram
@@ -97,7 +107,7 @@ async def _post_updates(url: str, updates: list[dict[str, Any]]) -> None:
 
 
 class _ReplyCounter:
-    """Counts successful sendMessage calls recorded by the fake, reading only new records."""
+    """Count successful sendMessage calls recorded by the fake, reading only new records."""
 
     def __init__(self, fake: FakeTelegram) -> None:
         self._fake = fake
@@ -166,22 +176,34 @@ async def _echo_bot(api_url: str, *, webhook: bool) -> AsyncIterator[str | None]
 
 @asynccontextmanager
 async def _gramlink_bot(
-    api_url: str, instagram_url: str, directory: Path, *, webhook: bool
+    api_url: str, instagram_url: str, database_path: Path, *, webhook: bool, rate_limits: bool
 ) -> AsyncIterator[str | None]:
-    """Run the whole Gramlink bot; yield its webhook URL, or None under long polling."""
-    async with running_bot(
-        telegram_api_url=api_url,
-        instagram_url=instagram_url,
-        database_path=directory / f"throughput-{'webhook' if webhook else 'polling'}.db",
-        token=BENCH_BOT_TOKEN,
-        webhook_secret=WEBHOOK_SECRET if webhook else None,
-    ) as app:
+    """Run the whole Gramlink bot; yield its webhook URL, or None under long polling.
+
+    Without `rate_limits`, the app's AIORateLimiter is built with its limits off.
+    """
+    unlimited = partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)
+    patch = (
+        nullcontext() if rate_limits else mock.patch.object(bot.app, "AIORateLimiter", unlimited)
+    )
+    with patch:
+        context = running_bot(
+            telegram_api_url=api_url,
+            instagram_url=instagram_url,
+            database_path=database_path,
+            token=BENCH_BOT_TOKEN,
+            webhook_secret=WEBHOOK_SECRET if webhook else None,
+        )
+        app = await context.__aenter__()
+    try:
         yield f"{app.local_url}/telegram/webhook" if webhook else None
+    finally:
+        await context.__aexit__(None, None, None)
 
 
 async def _run_one(
     threaded: ThreadedFakeTelegram,
-    bot: Callable[[bool], Any],
+    bot_factory: Callable[[bool], Any],
     *,
     webhook: bool,
     users: int,
@@ -190,7 +212,7 @@ async def _run_one(
     fake = threaded.fake
     assert fake is not None
     expected = users * per_user
-    async with bot(webhook) as webhook_url:
+    async with bot_factory(webhook) as webhook_url:
         if webhook_url is None:
 
             async def deliver() -> None:
@@ -208,35 +230,46 @@ async def _run_one(
 async def run(*, smoke: bool) -> list[Figure]:
     """Measure Gramlink and the echo bot under long polling and webhook."""
     users, per_user = (20, 10) if smoke else (500, 10)
+    limited_users = 6 if smoke else 30
     feed = FakeFeed(media_count=1)
     await feed.start()
     threaded = ThreadedFakeTelegram()
-    threaded.start()
+    api_url = threaded.start().api_url
     results: dict[tuple[str, bool], Measurement] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="gramlink-bench-") as directory:
+            runs = iter(range(1_000))
 
-            def gramlink(webhook: bool) -> Any:
+            def gramlink(webhook: bool, *, rate_limits: bool = False) -> Any:
+                database_path = Path(directory) / f"throughput-{next(runs)}.db"
                 return _gramlink_bot(
-                    threaded.fake.api_url,  # type: ignore[union-attr]
+                    api_url,
                     feed.graph_url,
-                    Path(directory),
+                    database_path,
                     webhook=webhook,
+                    rate_limits=rate_limits,
                 )
 
             def echo(webhook: bool) -> Any:
-                return _echo_bot(threaded.fake.api_url, webhook=webhook)  # type: ignore[union-attr]
+                return _echo_bot(api_url, webhook=webhook)
 
             for webhook in (False, True):
-                for name, bot in (("echo", echo), ("gramlink", gramlink)):
+                for name, factory in (("echo", echo), ("gramlink", gramlink)):
                     results[name, webhook] = await _run_one(
-                        threaded, bot, webhook=webhook, users=users, per_user=per_user
+                        threaded, factory, webhook=webhook, users=users, per_user=per_user
                     )
+            limited = await _run_one(
+                threaded,
+                partial(gramlink, rate_limits=True),
+                webhook=False,
+                users=limited_users,
+                per_user=per_user,
+            )
     finally:
         threaded.stop()
         await feed.stop()
 
-    size = f"{users * per_user:,} updates from {users} users"
+    size = f"{users * per_user:,} updates from {users} users, rate limiter off"
     figures = []
     for webhook, mode in ((False, "polling"), (True, "webhook")):
         ours, echo_bot = results["gramlink", webhook], results["echo", webhook]
@@ -260,4 +293,14 @@ async def run(*, smoke: bool) -> list[Figure]:
                 note="fake Bot API shares the machine",
             )
         )
+    figures.append(
+        Figure(
+            "polling, rate limiter on: wall",
+            limited.per_wall_second,
+            "upd/s",
+            "PTB echo bot",
+            results["echo", False].per_wall_second,
+            note=f"{limited.updates} updates with the app's AIORateLimiter as shipped",
+        )
+    )
     return figures
