@@ -298,7 +298,11 @@ async def wait_for_new_control(
         message = newest_control(telegram, chat_id)
         return message if control_snapshot(message) != before else None
 
-    return await wait_until(changed, description=f"a new /media control message in {chat_id}")
+    try:
+        return await wait_until(changed, description=f"a new /media control message in {chat_id}")
+    except AssertionError as exc:
+        recent = [message.get("text") for message in bot_messages(telegram, chat_id)[-3:]]
+        raise AssertionError(f"{exc}; the bot's last texts in the chat: {recent}") from None
 
 
 def sent_media_captions(calls: Iterable[RecordedCall]) -> list[str]:

@@ -104,7 +104,7 @@ async def test_demo_connect_and_album_in_browser(
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 760},
+            viewport={"width": 1100, "height": 900},
         )
         page = context.pages[0] if context.pages else await context.new_page()
         try:
@@ -136,12 +136,18 @@ async def test_demo_connect_and_album_in_browser(
             album_images = page.locator(".message .album img")
             await album_images.nth(1).wait_for()
             await page.locator(".message .keyboard button", has_text="Older").wait_for()
+            # Every image is decoded and every video has its first frame.
             await page.wait_for_function(
                 "() => [...document.querySelectorAll('.album img')]"
                 ".every((image) => image.complete && image.naturalWidth > 0)"
+                " && [...document.querySelectorAll('video')]"
+                ".every((video) => video.readyState >= 2)"
             )
 
             assert await album_images.count() >= 2
+            # Start the picture at the /media command, so it shows the request and the albums.
+            command = page.locator(".message.own", has_text="/media").last
+            await command.evaluate("(node) => node.scrollIntoView({block: 'start'})")
             ARTIFACTS.mkdir(exist_ok=True)
             screenshot = ARTIFACTS / "playground.png"
             await page.screenshot(path=str(screenshot))
