@@ -247,7 +247,7 @@ async def run(*, smoke: bool) -> list[Figure]:
             note=limits,
         ),
         Figure(
-            "429 answers",
+            "429 errors",
             limited.rate_limited,
             "",
             "messages sent",
