@@ -1,4 +1,4 @@
-"""Mutable state of one sandbox: accounts, codes, tokens, injected faults and counters."""
+"""Mutable state of one sandbox: accounts, codes, revocations, injected faults and counters."""
 
 from __future__ import annotations
 
@@ -7,14 +7,20 @@ import hashlib
 import secrets
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, utc_now
 from bot.sandbox.content import SandboxAccount, SandboxMedia, SandboxMediaType, build_accounts
 from bot.sandbox.signing import build_signed_request
+from bot.sandbox.tokens import (
+    LONG_LIVED_TOKEN_TTL,
+    SHORT_LIVED_TOKEN_TTL,
+    AccessTokenCodec,
+    Flavor,
+    TokenRecord,
+)
 
 __all__ = [
     "AUTHORIZATION_CODE_TTL",
@@ -36,8 +42,6 @@ SANDBOX_CLIENT_ID = "sandbox-app-id"
 SANDBOX_CLIENT_SECRET = "sandbox-app-secret"
 
 AUTHORIZATION_CODE_TTL = timedelta(hours=1)
-SHORT_LIVED_TOKEN_TTL = timedelta(hours=1)
-LONG_LIVED_TOKEN_TTL = timedelta(days=60)
 REFRESH_MIN_AGE = timedelta(hours=24)
 
 INSTAGRAM_LOGIN_SCOPES = frozenset(
@@ -50,13 +54,6 @@ INSTAGRAM_LOGIN_SCOPES = frozenset(
     }
 )
 BASIC_DISPLAY_SCOPES = frozenset({"user_profile", "user_media"})
-
-
-class Flavor(StrEnum):
-    """The API flavor a token belongs to, decided by the scopes that were granted."""
-
-    INSTAGRAM_LOGIN = "instagram_login"
-    BASIC_DISPLAY = "basic_display"
 
 
 class CodeExchangeError(Exception):
@@ -117,16 +114,13 @@ class AuthorizationCode:
 
 
 @dataclass(slots=True)
-class TokenRecord:
-    """Sandbox record of one access token: owner, flavor, scopes and lifetime."""
+class _Revocation:
+    """Marker that rejects every token of an account issued at or before `revoked_at`."""
 
-    account_id: str
-    flavor: Flavor
-    scopes: tuple[str, ...]
-    long_lived: bool
-    issued_at: datetime
-    expires_at: datetime
-    revoked: bool = False
+    revoked_at: datetime
+    # Nonces of tokens issued after the revocation at the same sandbox time (possible with a
+    # frozen test clock), which stay valid.
+    issued_after: set[bytes] = field(default_factory=set)
 
 
 def flavor_for_scopes(scopes: Sequence[str]) -> Flavor:
@@ -172,13 +166,19 @@ class SandboxState:
         self.client_secret = client_secret
         self.media_url_ttl = media_url_ttl
         self._clock = clock
+        # NOTE: the offset lives in memory, so a restart moves the clock back, and tokens issued
+        # at an advanced time then become refreshable and expire later than expected.
         self._clock_offset = timedelta()
         self._redirect_uris = tuple(redirect_uris) if redirect_uris is not None else None
 
         self.accounts: list[SandboxAccount] = build_accounts()
         self._codes: dict[str, AuthorizationCode] = {}
         self._used_codes: set[str] = set()
-        self._tokens: dict[str, TokenRecord] = {}
+        # Tokens carry their own signed claims, so a new process with the same client secret
+        # accepts them. Only revocations and the counts for /control/revoke live in memory.
+        self._token_codec = AccessTokenCodec(client_secret)
+        self._revocations: dict[str, _Revocation] = {}
+        self._unrevoked_token_counts: Counter[str] = Counter()
 
         self.request_counts: Counter[str] = Counter()
         self.pending_rate_limits = 0
@@ -321,29 +321,33 @@ class SandboxState:
         *,
         long_lived: bool,
     ) -> tuple[str, TokenRecord]:
-        now = self.now()
-        lifetime = LONG_LIVED_TOKEN_TTL if long_lived else SHORT_LIVED_TOKEN_TTL
-        prefix = "IGAA" if flavor is Flavor.INSTAGRAM_LOGIN else "IGQV"
-        token = prefix + secrets.token_urlsafe(64)
-        record = TokenRecord(
+        token, record = self._token_codec.issue(
             account_id=account.id,
             flavor=flavor,
             scopes=scopes,
             long_lived=long_lived,
-            issued_at=now,
-            expires_at=now + lifetime,
+            issued_at=self.now(),
         )
-        self._tokens[token] = record
+        revocation = self._revocations.get(account.id)
+        if revocation is not None and record.issued_at <= revocation.revoked_at:
+            revocation.issued_after.add(record.nonce)
+        self._unrevoked_token_counts[account.id] += 1
         return token, record
+
+    def _is_revoked(self, record: TokenRecord) -> bool:
+        revocation = self._revocations.get(record.account_id)
+        if revocation is None or record.issued_at > revocation.revoked_at:
+            return False
+        return record.nonce not in revocation.issued_after
 
     def authenticate(self, token: str | None) -> tuple[SandboxAccount, TokenRecord]:
         """Return the account and record of a usable token, or raise GraphError code 190."""
         if not token:
             raise GraphError(_ACCESS_TOKEN_MISSING, code=2500)
-        record = self._tokens.get(token)
+        record = self._token_codec.decode(token)
         if record is None:
             raise GraphError("Invalid OAuth access token - Cannot parse access token", code=190)
-        if record.revoked:
+        if self._is_revoked(record):
             raise GraphError(
                 "Error validating access token: The user has not authorized application "
                 f"{self.client_id}.",
@@ -397,20 +401,24 @@ class SandboxState:
         return self._issue_token(account, record.flavor, record.scopes, long_lived=True)
 
     def revoke(self, account_id: str) -> int:
-        """Invalidate every token of the account, as when the user removes the app."""
+        """Invalidate every token of the account, as when the user removes the app.
+
+        Returns how many tokens this process issued for the account since its last
+        revocation. Tokens issued before a restart are rejected as well but not counted.
+        """
         account = self.account(account_id)
         if account is None:
             raise KeyError(f"unknown sandbox account {account_id!r}")
-        revoked = 0
-        for record in self._tokens.values():
-            if record.account_id == account.id and not record.revoked:
-                record.revoked = True
-                revoked += 1
-        return revoked
+        # NOTE: the marker lives in memory, so a restart makes revoked tokens valid again.
+        self._revocations[account.id] = _Revocation(revoked_at=self.now())
+        return self._unrevoked_token_counts.pop(account.id, 0)
 
     def token_record(self, token: str) -> TokenRecord | None:
-        """Return the record of `token`, or None if the sandbox never issued it."""
-        return self._tokens.get(token)
+        """Return the claims of `token`, or None unless this sandbox's key signed it.
+
+        Expiry and revocation are not checked.
+        """
+        return self._token_codec.decode(token)
 
     # Fault injection and counters
 
