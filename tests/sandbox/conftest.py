@@ -13,7 +13,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.sandbox import SANDBOX_STATE, SandboxState, create_sandbox_app
+from bot.sandbox import (
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_STATE,
+    SandboxState,
+    create_sandbox_app,
+)
 
 DEMO_ID = "17841400000000001"
 PERSONAL_ID = "4512345678"
@@ -122,11 +127,17 @@ def query_of(url: str) -> dict[str, list[str]]:
 
 
 async def start_sandbox(
-    clock: FakeClock, media_url_ttl: timedelta = timedelta(hours=1)
+    clock: FakeClock,
+    media_url_ttl: timedelta = timedelta(hours=1),
+    client_secret: str = SANDBOX_CLIENT_SECRET,
 ) -> Sandbox:
+    """Serve a new sandbox app on a loopback test server, as a restarted bot process would."""
     root = web.Application()
     sandbox_app = create_sandbox_app(
-        public_url="http://placeholder.invalid", clock=clock, media_url_ttl=media_url_ttl
+        public_url="http://placeholder.invalid",
+        client_secret=client_secret,
+        clock=clock,
+        media_url_ttl=media_url_ttl,
     )
     root.add_subapp("/sandbox", sandbox_app)
     server = TestServer(root, host="127.0.0.1")
