@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-smoke clean
+.PHONY: demo test e2e browser docs-screenshot lint format bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,19 @@ demo: $(STAMP)
 	$(BIN)/python -m bot --demo
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest -q
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -q -m "e2e and not browser"
+
+browser: $(STAMP)
+	scripts/ensure-chromium
+	$(BIN)/python -m pytest tests/e2e/test_browser.py -q
+
+docs-screenshot: $(STAMP)
+	scripts/ensure-chromium
+	UPDATE_DOCS_SCREENSHOT=1 $(BIN)/python -m pytest tests/e2e/test_browser.py -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -129,7 +129,9 @@ def _load(*, sandbox: bool, fake_telegram: FakeTelegram | None) -> Settings:
         demo_values["http_host"] = DEMO_HTTP_HOST
     port = settings.http_port
     if "public_url" not in settings.model_fields_set:
-        if port == 0:
+        # Without HTTP_PORT the demo takes a free port, so a bot already on 8080 does not
+        # stop it.
+        if port == 0 or "http_port" not in settings.model_fields_set:
             # NOTE: the port is found by binding and releasing it, so another process
             # could take it before the bot binds it again.
             port = _free_port(demo_values.get("http_host", settings.http_host))
