@@ -102,13 +102,22 @@ function formatted(className, text, entities) {
 
 function mediaNode(message) {
   if (message.photo && message.photo.length) {
+    const size = message.photo.at(-1);
     const image = element("img");
-    image.src = `/playground/files/${encodeURIComponent(message.photo.at(-1).file_id)}`;
+    // Known dimensions reserve the space before the file loads, so scrolling to the
+    // newest message lands at the real bottom.
+    if (size.width && size.height) {
+      image.width = size.width;
+      image.height = size.height;
+    }
+    image.addEventListener("load", keepScrolledToBottom);
+    image.src = `/playground/files/${encodeURIComponent(size.file_id)}`;
     image.alt = "photo";
     return image;
   }
   if (message.video) {
     const video = element("video");
+    video.addEventListener("loadedmetadata", keepScrolledToBottom);
     video.src = `/playground/files/${encodeURIComponent(message.video.file_id)}`;
     video.controls = true;
     return video;
@@ -193,10 +202,19 @@ function messageNode(message) {
   return node;
 }
 
+// Set by renderMessages: whether the view followed the newest message when it last drew.
+let followNewest = true;
+
+function keepScrolledToBottom() {
+  const container = $("messages");
+  if (followNewest) container.scrollTop = container.scrollHeight;
+}
+
 // Consecutive messages sharing a media_group_id are drawn as one album grid.
 function renderMessages() {
   const container = $("messages");
   const nearBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 80;
+  followNewest = nearBottom;
   container.replaceChildren();
   const ordered = [...state.messages.values()].sort((a, b) => a.message_id - b.message_id);
   let album = null;
