@@ -255,7 +255,7 @@ async def run(*, smoke: bool) -> list[Figure]:
             "ms",
             "same calls through a plain PTB Bot",
             percentile(ptb_seconds, 0.5) * 1000,
-            note="the part of the gap that python-telegram-bot itself costs",
+            note="this baseline includes python-telegram-bot's own cost per call",
         ),
         Figure(
             "bot's own time per /media (mean)",
