@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
@@ -117,7 +118,7 @@ async def _subscribe_groups(storage: Storage, telegram: FakeTelegram, chats: int
     return chat_ids
 
 
-def _bot(api_url: str, *, limited: bool) -> ExtBot[None]:
+def _bot(api_url: str, *, limited: bool) -> ExtBot[Any]:
     """Build the bot; `limited` installs an AIORateLimiter with the scaled limits."""
     limiter: AIORateLimiter | None = None
     if limited:

@@ -61,7 +61,9 @@ def bench_environment(
 
 def bench_settings(**options: Any) -> Settings:
     """Build Settings whose `bench_environment(**options)` values override the environment."""
-    values = {name.lower(): value for name, value in bench_environment(**options).items()}
+    values: dict[str, Any] = {
+        name.lower(): value for name, value in bench_environment(**options).items()
+    }
     # pydantic-settings gives explicit values priority over environment variables and .env;
     # settings not named here still come from them.
     return Settings(**values)
