@@ -3,11 +3,12 @@
 Telegram allows about 30 messages per second overall and 20 per minute in one group. Both
 limits are scaled in time by `TIME_SCALE`, everywhere at once: the fake Bot API enforces
 them over sliding windows of 1/`TIME_SCALE` s and 60/`TIME_SCALE` s, and the bot's send
-governor and python-telegram-bot's `AIORateLimiter` get the same periods. The run is then
-`TIME_SCALE` times shorter than at Telegram's real limits, with the same shape.
+governor gets the same periods and its window margin divided by `TIME_SCALE`. The run is
+then `TIME_SCALE` times shorter than at Telegram's real limits, with the same shape.
 
 The bot side is the real path: `SubscriptionService.poll()` reads the feed from `FakeFeed`,
-finds the new post and sends it through `DeliveryService` with an `ExtBot`. The first poll
+finds the new post and sends it through `DeliveryService` with an `ExtBot` whose rate
+limiter is a `GovernorRateLimiter`, as `create_app` sets up. The first poll
 marks the existing posts as seen; the second poll, after `FakeFeed.publish()`, is timed.
 The ideal is the limit-bound time: chats / (30 x `TIME_SCALE`) seconds. A last poll with
 every limit off shows how fast the bot itself can fan out, which must stay well above the
@@ -26,17 +27,23 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 
 from bench.fake_feed import FakeFeed
 from bench.fake_thread import BENCH_BOT_TOKEN
 from bench.gramlink_app import BENCH_CLIENT_ID, BENCH_CLIENT_SECRET
 from bench.report import Figure
+from bot.app import TELEGRAM_MAX_RETRIES
 from bot.clock import utc_now
 from bot.instagram import InstagramClient
 from bot.playground import FakeTelegram
 from bot.playground.errors import BotApiError
-from bot.services.delivery import DeliveryService, SendGovernor
+from bot.services.delivery import (
+    DEFAULT_WINDOW_MARGIN,
+    DeliveryService,
+    GovernorRateLimiter,
+    SendGovernor,
+)
 from bot.services.subscriptions import SubscriptionService
 from storage import Storage, open_storage
 
@@ -118,34 +125,24 @@ async def _subscribe_groups(storage: Storage, telegram: FakeTelegram, chats: int
     return chat_ids
 
 
-def _bot(api_url: str, *, limited: bool) -> ExtBot[Any]:
-    """Build the bot; `limited` installs an AIORateLimiter with the scaled limits."""
-    limiter: AIORateLimiter | None = None
+def _bot(api_url: str, chats: int, *, limited: bool) -> ExtBot[Any]:
+    """Build the bot; `limited` installs the app's rate limiter with the scaled limits."""
+    limiter: GovernorRateLimiter | None = None
     if limited:
-        limiter = AIORateLimiter(
-            overall_max_rate=OVERALL_MESSAGES,
-            overall_time_period=OVERALL_PERIOD / TIME_SCALE,
-            group_max_rate=GROUP_MESSAGES,
-            group_time_period=GROUP_PERIOD / TIME_SCALE,
-            max_retries=3,
+        governor = SendGovernor(
+            overall_rate=OVERALL_MESSAGES,
+            overall_period=OVERALL_PERIOD / TIME_SCALE,
+            group_rate=GROUP_MESSAGES,
+            group_period=GROUP_PERIOD / TIME_SCALE,
+            window_margin=DEFAULT_WINDOW_MARGIN / TIME_SCALE,
+            max_tracked_groups=chats,
         )
+        limiter = GovernorRateLimiter(governor, max_retries=TELEGRAM_MAX_RETRIES)
     return ExtBot(
         BENCH_BOT_TOKEN,
         base_url=f"{api_url}/bot",
         base_file_url=f"{api_url}/file/bot",
         rate_limiter=limiter,
-    )
-
-
-def _governor(chats: int, *, limited: bool) -> SendGovernor:
-    if not limited:
-        return SendGovernor(overall_rate=1_000_000, group_rate=1_000_000)
-    return SendGovernor(
-        overall_rate=OVERALL_MESSAGES,
-        overall_period=OVERALL_PERIOD / TIME_SCALE,
-        group_rate=GROUP_MESSAGES,
-        group_period=GROUP_PERIOD / TIME_SCALE,
-        max_tracked_groups=chats,
     )
 
 
@@ -163,7 +160,7 @@ async def _fan_out(
 ) -> FanOut:
     """Publish one post and time the poll that delivers it to every subscribed chat."""
     telegram.enforce_limits = limited
-    bot = _bot(telegram.api_url, limited=limited)
+    bot = _bot(telegram.api_url, chats, limited=limited)
     async with (
         bot,
         httpx.AsyncClient(timeout=30.0) as http_client,
@@ -177,12 +174,8 @@ async def _fan_out(
             http_client=http_client,
         ) as instagram,
     ):
-        delivery = DeliveryService(
-            bot,
-            storage=storage,
-            http_client=http_client,
-            governor=_governor(chats, limited=limited),
-        )
+        # As in the app, the bot's rate limiter paces the sends and DeliveryService does not.
+        delivery = DeliveryService(bot, storage=storage, http_client=http_client)
         subscriptions = SubscriptionService(
             storage=storage, instagram=instagram, delivery=delivery
         )
@@ -261,6 +254,6 @@ async def run(*, smoke: bool) -> list[Figure]:
             "s",
             "limit-bound ideal",
             ideal,
-            note="governor, rate limiter and fake limits off: the bot's own capacity",
+            note="rate limiter and fake limits off: the bot's own capacity",
         ),
     ]

@@ -12,11 +12,11 @@ replies. Under webhook both receive the same update bodies, posted to their
 `/telegram/webhook` by the fake's thread over 40 connections at most, the default of
 Telegram's `max_connections`.
 
-The bot's `AIORateLimiter` limits all Bot API calls to 30 per second, so 5,000 replies
-would take almost three minutes of mostly idle waiting. The main runs therefore build the
-bot with that limiter's limits set to 0 (off in PTB), by replacing `bot.app.AIORateLimiter`
-while the app starts. A last, shorter polling run keeps the limiter as shipped and reports
-the wall-clock rate a burst of updates actually gets.
+The bot's rate limiter keeps chat-bound Bot API calls within 30 per second, so 5,000
+replies would take almost three minutes of mostly idle waiting. The main runs therefore
+pass `create_app` a `GovernorRateLimiter` without a governor, which paces nothing and only
+retries after RetryAfter. A last, shorter polling run keeps the limiter as shipped and
+reports the wall-clock rate a burst of updates actually gets.
 """
 
 from __future__ import annotations
@@ -25,23 +25,22 @@ import asyncio
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import aiohttp
-from telegram.ext import AIORateLimiter
 
-import bot.app
 from bench.echo_bot import SECRET_HEADER, EchoWebhookServer, build_echo_application
 from bench.fake_feed import FakeFeed
 from bench.fake_thread import BENCH_BOT_TOKEN, ThreadedFakeTelegram
-from bench.gramlink_app import running_bot
+from bench.gramlink_app import bench_settings
 from bench.report import Figure
+from bot.app import TELEGRAM_MAX_RETRIES, create_app
 from bot.playground import FakeTelegram
+from bot.services.delivery import GovernorRateLimiter
 
 __all__ = ["run"]
 
@@ -180,25 +179,22 @@ async def _gramlink_bot(
 ) -> AsyncIterator[str | None]:
     """Run the whole Gramlink bot; yield its webhook URL, or None under long polling.
 
-    Without `rate_limits`, the app's AIORateLimiter is built with its limits off.
+    Without `rate_limits`, the app gets a rate limiter that paces nothing.
     """
-    unlimited = partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)
-    patch = (
-        nullcontext() if rate_limits else mock.patch.object(bot.app, "AIORateLimiter", unlimited)
+    settings = bench_settings(
+        telegram_api_url=api_url,
+        instagram_url=instagram_url,
+        database_path=database_path,
+        token=BENCH_BOT_TOKEN,
+        webhook_secret=WEBHOOK_SECRET if webhook else None,
     )
-    with patch:
-        context = running_bot(
-            telegram_api_url=api_url,
-            instagram_url=instagram_url,
-            database_path=database_path,
-            token=BENCH_BOT_TOKEN,
-            webhook_secret=WEBHOOK_SECRET if webhook else None,
-        )
-        app = await context.__aenter__()
+    rate_limiter = None if rate_limits else GovernorRateLimiter(max_retries=TELEGRAM_MAX_RETRIES)
+    app = create_app(settings, rate_limiter=rate_limiter)
+    await app.start()
     try:
         yield f"{app.local_url}/telegram/webhook" if webhook else None
     finally:
-        await context.__aexit__(None, None, None)
+        await app.stop()
 
 
 async def _run_one(
@@ -300,7 +296,7 @@ async def run(*, smoke: bool) -> list[Figure]:
             "upd/s",
             "PTB echo bot",
             results["echo", False].per_wall_second,
-            note=f"{limited.updates} updates with the app's AIORateLimiter as shipped",
+            note=f"{limited.updates} updates with the app's rate limiter as shipped",
         )
     )
     return figures

@@ -21,13 +21,14 @@ from aiohttp import web
 from pydantic import AnyHttpUrl, SecretStr
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
 
 from bot.config import ConfigError, Settings
 from bot.handlers import SERVICES_KEY, register_handlers
 from bot.handlers.texts import BOT_COMMANDS
 from bot.instagram import InstagramClient
 from bot.services import Services
+from bot.services.delivery import GovernorRateLimiter, SendGovernor
 from bot.web import WebContext, WebhookTarget, create_web_app
 from storage import open_storage
 
@@ -56,17 +57,32 @@ _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-def create_app(settings: Settings, *, sandbox: bool = False) -> GramlinkApp:
-    """Create the bot process from settings. Nothing opens until `start()`."""
-    return GramlinkApp(settings, sandbox=sandbox or settings.sandbox)
+def create_app(
+    settings: Settings,
+    *,
+    sandbox: bool = False,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+) -> GramlinkApp:
+    """Create the bot process from settings. Nothing opens until `start()`.
+
+    `rate_limiter` replaces the default one, a `GovernorRateLimiter` at Telegram's limits.
+    """
+    return GramlinkApp(settings, sandbox=sandbox or settings.sandbox, rate_limiter=rate_limiter)
 
 
 class GramlinkApp:
     """One running bot: Telegram application, web server, scheduler and their resources."""
 
-    def __init__(self, settings: Settings, *, sandbox: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sandbox: bool = False,
+        rate_limiter: BaseRateLimiter[Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.sandbox = sandbox
+        self._rate_limiter = rate_limiter
         self._stack = contextlib.AsyncExitStack()
         self._started = False
         self._accepting_updates = False
@@ -221,12 +237,19 @@ class GramlinkApp:
 
     def _build_application(self) -> AnyApplication:
         api_url = self.settings.telegram_api_base
+        # Every chat-bound Bot API call, album items counted one by one, goes through one
+        # sliding-window governor. PTB's AIORateLimiter is not used: its leaky buckets hold as
+        # many messages as their rate, so after a pause they pass up to twice the rate within
+        # one window and Telegram answers 429. DeliveryService gets no governor of its own.
+        rate_limiter = self._rate_limiter or GovernorRateLimiter(
+            SendGovernor(), max_retries=TELEGRAM_MAX_RETRIES
+        )
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_bot_token.get_secret_value())
             .base_url(f"{api_url}/bot")
             .base_file_url(f"{api_url}/file/bot")
-            .rate_limiter(AIORateLimiter(max_retries=TELEGRAM_MAX_RETRIES))
+            .rate_limiter(rate_limiter)
             .job_queue(None)
             .concurrent_updates(CONCURRENT_UPDATES)
             .read_timeout(TELEGRAM_READ_TIMEOUT)
