@@ -15,12 +15,13 @@ import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.accounts_db import AccountsDatabase, build_accounts_database
 from bench.report import Figure, median
 from bot.services.refresh import DEFAULT_BATCH_SIZE
 from storage import open_storage
-from storage.sqlite import _DUE_FOR_REFRESH_SQL, _due_for_refresh_parameters
+from storage.sqlite import SQLiteStorage
 
 __all__ = ["run"]
 
@@ -30,7 +31,7 @@ MIN_TOKEN_AGE = timedelta(hours=24)
 DUE_INDEX = "accounts_status_expiry"
 
 
-def _time_sql(path: Path, sql: str, parameters: dict[str, object], repeats: int) -> float:
+def _time_sql(path: Path, sql: str, parameters: dict[str, Any], repeats: int) -> float:
     """Return the median seconds to run `sql` and fetch all rows, on a read-only connection."""
     samples = []
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
@@ -64,6 +65,21 @@ async def _time_method(url: str, key: str, now: datetime, repeats: int) -> tuple
     return median(samples[1:]), plan, rows
 
 
+async def _due_for_refresh_query(
+    database: AccountsDatabase, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    storage = await SQLiteStorage.open(database.url, encryption_key=database.encryption_key)
+    try:
+        return storage.due_for_refresh_query(
+            now=now,
+            expires_within=EXPIRES_WITHIN,
+            min_age=MIN_TOKEN_AGE,
+            limit=DEFAULT_BATCH_SIZE,
+        )
+    finally:
+        await storage.close()
+
+
 def _copy_without_index(database: AccountsDatabase) -> Path:
     copy = database.directory / "accounts-no-index.db"
     shutil.copyfile(database.path, copy)
@@ -80,12 +96,10 @@ async def run(*, smoke: bool) -> list[Figure]:
     now = datetime.now(UTC)
     database = await build_accounts_database(count, now=now)
     try:
-        parameters = _due_for_refresh_parameters(
-            now, EXPIRES_WITHIN, MIN_TOKEN_AGE, DEFAULT_BATCH_SIZE
-        )
-        indexed_sql = _time_sql(database.path, _DUE_FOR_REFRESH_SQL, parameters, repeats)
-        unindexed = _DUE_FOR_REFRESH_SQL.replace("FROM accounts", "FROM accounts NOT INDEXED")
-        if unindexed == _DUE_FOR_REFRESH_SQL:
+        sql, parameters = await _due_for_refresh_query(database, now)
+        indexed_sql = _time_sql(database.path, sql, parameters, repeats)
+        unindexed = sql.replace("FROM accounts", "FROM accounts NOT INDEXED")
+        if unindexed == sql:
             raise RuntimeError("the due-for-refresh SQL has no `FROM accounts` to disable")
         unindexed_sql = _time_sql(database.path, unindexed, parameters, repeats)
 

@@ -7,6 +7,7 @@ UTC datetimes. Tokens cross this interface in plaintext; the backend encrypts th
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -268,9 +269,17 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def create_browsing_session(
-        self, *, telegram_user_id: int, account_id: int, now: datetime
+        self,
+        *,
+        telegram_user_id: int,
+        account_id: int,
+        now: datetime,
+        cursors: tuple[str | None, ...] = (None,),
     ) -> BrowsingSession:
-        """Start a session at page 0 with a new short random id (at most 16 characters)."""
+        """Start a session at page 0 with a new short random id (at most 16 characters).
+
+        `cursors` may already name the pages after page 0, whose cursor is always None.
+        """
 
     @abc.abstractmethod
     async def get_browsing_session(self, session_id: str) -> BrowsingSession | None:
@@ -291,6 +300,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def get_cached_file_id(self, media_id: str, kind: str) -> str | None:
         """Return the Telegram file_id stored for this Instagram media id and kind."""
+
+    @abc.abstractmethod
+    async def get_cached_file_ids(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """Return the stored file_ids of many `(media_id, kind)` keys in one read.
+
+        Keys without a cached file_id are missing from the result.
+        """
 
     @abc.abstractmethod
     async def cache_file_id(

@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 _Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any]
 
 _SESSION_ID_BYTES = 9  # 12 URL-safe characters, within the 16 that callback data allows
+# Values bound per statement by batch reads, well below SQLite's default maximum of 32,766.
+_MAX_PARAMETERS = 500
 
 _DUE_FOR_REFRESH_SQL = """
 SELECT * FROM accounts
@@ -196,13 +198,17 @@ class SQLiteStorage(Storage):
         if self._closed:
             raise StorageError(f"database {self._description} is closed")
 
+    # Reads use execute_fetchall, which runs the query and fetches its rows in one trip to
+    # aiosqlite's thread, where a cursor needs three: execute, fetch and close.
+
     async def _fetch_one(self, sql: str, parameters: _Parameters = ()) -> sqlite3.Row | None:
-        async with self._read() as connection, connection.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        """Return the first row; meant for queries that select at most one row by key."""
+        rows = await self._fetch_all(sql, parameters)
+        return rows[0] if rows else None
 
     async def _fetch_all(self, sql: str, parameters: _Parameters = ()) -> list[sqlite3.Row]:
-        async with self._read() as connection, connection.execute(sql, parameters) as cursor:
-            return list(await cursor.fetchall())
+        async with self._read() as connection:
+            return list(await connection.execute_fetchall(sql, parameters))
 
     # Telegram users
 
@@ -398,6 +404,18 @@ class SQLiteStorage(Storage):
             _due_for_refresh_parameters(now, expires_within, min_age, limit),
         )
         return [self._account_from_row(row) for row in rows]
+
+    def due_for_refresh_query(
+        self, *, now: datetime, expires_within: timedelta, min_age: timedelta, limit: int
+    ) -> tuple[str, dict[str, Any]]:
+        """Return the SQL and named parameters that `accounts_due_for_refresh()` runs.
+
+        The SQL selects whole `accounts` rows, with tokens still encrypted, and names its
+        table once as `FROM accounts`, so a caller can time or explain it on its own.
+        """
+        return _DUE_FOR_REFRESH_SQL, _due_for_refresh_parameters(
+            now, expires_within, min_age, limit
+        )
 
     async def explain_due_for_refresh(self) -> str:
         """Return the `EXPLAIN QUERY PLAN` of the due-for-refresh query, one step a line."""
@@ -617,20 +635,33 @@ class SQLiteStorage(Storage):
     # Browsing sessions
 
     async def create_browsing_session(
-        self, *, telegram_user_id: int, account_id: int, now: datetime
+        self,
+        *,
+        telegram_user_id: int,
+        account_id: int,
+        now: datetime,
+        cursors: tuple[str | None, ...] = (None,),
     ) -> BrowsingSession:
-        """Start a session at page 0 with a new short random id (at most 16 characters)."""
+        """Start a session at page 0 with a new short random id (at most 16 characters).
+
+        `cursors` may already name the pages after page 0, whose cursor is always None.
+
+        Raises:
+            ValueError: `cursors` is empty or its first cursor is not None.
+        """
+        if not cursors or cursors[0] is not None:
+            raise ValueError(f"cursors must start with None for page 0, got {cursors!r}")
         now_text = to_db_time(now)
         async with self._write() as connection:
             await _ensure_telegram_user(connection, telegram_user_id, now_text)
             session_id = await _insert_browsing_session(
-                connection, telegram_user_id, account_id, now_text
+                connection, telegram_user_id, account_id, cursors, now_text
             )
         return BrowsingSession(
             id=session_id,
             telegram_user_id=telegram_user_id,
             account_id=account_id,
-            cursors=(None,),
+            cursors=cursors,
             page=0,
             created_at=now,
             updated_at=now,
@@ -683,6 +714,31 @@ class SQLiteStorage(Storage):
             "SELECT file_id FROM file_cache WHERE media_id = ? AND kind = ?", (media_id, kind)
         )
         return None if row is None else str(row[0])
+
+    async def get_cached_file_ids(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """Return the stored file_ids of many `(media_id, kind)` keys in one read.
+
+        Keys without a cached file_id are missing from the result. Many keys are read in
+        chunks, so each statement stays within SQLite's limit on parameters.
+        """
+        wanted = set(keys)
+        media_ids = sorted({media_id for media_id, _ in wanted})
+        found: dict[tuple[str, str], str] = {}
+        async with self._read() as connection:
+            for start in range(0, len(media_ids), _MAX_PARAMETERS):
+                chunk = media_ids[start : start + _MAX_PARAMETERS]
+                placeholders = ", ".join("?" * len(chunk))
+                # `placeholders` is only question marks, one per value, never caller input.
+                sql = (
+                    "SELECT media_id, kind, file_id FROM file_cache "
+                    f"WHERE media_id IN ({placeholders})"
+                )
+                for media_id, kind, file_id in await connection.execute_fetchall(sql, chunk):
+                    if (media_id, kind) in wanted:
+                        found[media_id, kind] = str(file_id)
+        return found
 
     async def cache_file_id(
         self, *, media_id: str, kind: str, file_id: str, instagram_user_id: str, now: datetime
@@ -952,7 +1008,11 @@ async def _delete_accounts(
 
 
 async def _insert_browsing_session(
-    connection: aiosqlite.Connection, telegram_user_id: int, account_id: int, now_text: str
+    connection: aiosqlite.Connection,
+    telegram_user_id: int,
+    account_id: int,
+    cursors: tuple[str | None, ...],
+    now_text: str,
 ) -> str:
     """Insert a session at page 0 under a fresh random id and return the id."""
     for _ in range(5):
@@ -961,7 +1021,14 @@ async def _insert_browsing_session(
             "INSERT OR IGNORE INTO browsing_sessions "
             "(id, telegram_user_id, account_id, cursors, page, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, 0, ?, ?)",
-            (session_id, telegram_user_id, account_id, json.dumps([None]), now_text, now_text),
+            (
+                session_id,
+                telegram_user_id,
+                account_id,
+                json.dumps(list(cursors)),
+                now_text,
+                now_text,
+            ),
         )
         if cursor.rowcount == 1:
             return session_id

@@ -284,6 +284,24 @@ async def test_due_for_refresh_query_uses_index(storage: SQLiteStorage) -> None:
         assert "SCAN accounts" not in plan
 
 
+async def test_due_for_refresh_query_matches_call(storage: SQLiteStorage) -> None:
+    sooner = await save_test_account(
+        storage, telegram_user_id=1, expires_at=NOW + timedelta(days=2)
+    )
+    await save_test_account(storage, telegram_user_id=2, expires_at=NOW + timedelta(days=5))
+
+    sql, parameters = storage.due_for_refresh_query(
+        now=NOW, expires_within=REFRESH_WINDOW, min_age=MIN_TOKEN_AGE, limit=1
+    )
+    async with storage._read() as connection, connection.execute(sql, parameters) as cursor:
+        rows = list(await cursor.fetchall())
+
+    assert sql.count("FROM accounts") == 1
+    assert parameters["limit"] == 1
+    assert [row["id"] for row in rows] == [sooner.id]
+    assert await due_ids(storage, limit=1) == [sooner.id]
+
+
 async def test_record_refresh_failure_counts(storage: SQLiteStorage) -> None:
     account = await save_test_account(storage)
     retry_at = NOW + timedelta(minutes=10)

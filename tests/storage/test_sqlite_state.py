@@ -164,6 +164,31 @@ async def test_browsing_session_lifecycle(storage: SQLiteStorage) -> None:
     assert updated.telegram_user_id == TELEGRAM_USER_ID
 
 
+async def test_browsing_session_created_with_cursors(storage: SQLiteStorage) -> None:
+    account = await save_test_account(storage)
+    cursors = (None, "QVFIUmFjdXJzb3IxMjM0NTY3ODkw")
+
+    created = await storage.create_browsing_session(
+        telegram_user_id=TELEGRAM_USER_ID, account_id=account.id, now=NOW, cursors=cursors
+    )
+    stored = await storage.get_browsing_session(created.id)
+
+    assert created.cursors == cursors
+    assert stored is not None
+    assert stored.cursors == cursors
+    assert stored.page == 0
+
+
+async def test_browsing_session_rejects_cursor_for_page_zero(storage: SQLiteStorage) -> None:
+    account = await save_test_account(storage)
+
+    for cursors in [(), ("QVFIUmFjdXJzb3IxMjM0NTY3ODkw",)]:
+        with pytest.raises(ValueError, match="cursors must start with None"):
+            await storage.create_browsing_session(
+                telegram_user_id=TELEGRAM_USER_ID, account_id=account.id, now=NOW, cursors=cursors
+            )
+
+
 async def test_browsing_session_ids_unique(storage: SQLiteStorage) -> None:
     account = await save_test_account(storage)
 
@@ -249,6 +274,53 @@ async def test_file_id_cache_store_replace_forget(storage: SQLiteStorage) -> Non
     await storage.forget_file_id(media_id, "photo")
     assert await storage.get_cached_file_id(media_id, "photo") is None
     assert await storage.get_cached_file_id(media_id, "video") == "BAACAgFakeFileId2"
+
+
+async def test_get_cached_file_ids_reads_many(storage: SQLiteStorage) -> None:
+    cached = {
+        ("18000000000000001", "photo"): "AgACAgFakeFileId1",
+        ("18000000000000001", "video"): "BAACAgFakeFileId2",
+        ("18000000000000002", "photo"): "AgACAgFakeFileId3",
+    }
+    for (media_id, kind), file_id in cached.items():
+        await storage.cache_file_id(
+            media_id=media_id,
+            kind=kind,
+            file_id=file_id,
+            instagram_user_id=INSTAGRAM_USER_ID,
+            now=NOW,
+        )
+
+    found = await storage.get_cached_file_ids(
+        [
+            ("18000000000000001", "photo"),
+            ("18000000000000002", "photo"),
+            ("18000000000000002", "video"),
+            ("18000000000000009", "photo"),
+        ]
+    )
+
+    assert found == {
+        ("18000000000000001", "photo"): "AgACAgFakeFileId1",
+        ("18000000000000002", "photo"): "AgACAgFakeFileId3",
+    }
+    assert await storage.get_cached_file_ids([]) == {}
+
+
+async def test_get_cached_file_ids_reads_in_chunks(storage: SQLiteStorage) -> None:
+    media_ids = [str(18000000000000000 + index) for index in range(1_200)]
+    for media_id in media_ids[::100]:
+        await storage.cache_file_id(
+            media_id=media_id,
+            kind="photo",
+            file_id=f"AgACAgFake{media_id}",
+            instagram_user_id=INSTAGRAM_USER_ID,
+            now=NOW,
+        )
+
+    found = await storage.get_cached_file_ids([(media_id, "photo") for media_id in media_ids])
+
+    assert found == {(media_id, "photo"): f"AgACAgFake{media_id}" for media_id in media_ids[::100]}
 
 
 # Data-deletion requests
