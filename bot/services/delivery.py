@@ -503,9 +503,12 @@ class DeliveryService:
     async def _send_with_fallbacks(
         self, target: _Target, files: list[MediaFile], refresh_url: UrlRefresher | None
     ) -> tuple[int, list[MediaFile]]:
+        found = await self._storage.get_cached_file_ids(
+            [(file.media_id, file.kind.value) for file in files]
+        )
         cached: dict[str, str] = {}
         for file in files:
-            file_id = await self._storage.get_cached_file_id(file.media_id, file.kind.value)
+            file_id = found.get((file.media_id, file.kind.value))
             if file_id:
                 cached[file.media_id] = file_id
 

@@ -163,22 +163,30 @@ class FeedService:
         try:
             account, token = await self._connected_account(telegram_user_id)
             if found is None:
-                session = await self._storage.create_browsing_session(
-                    telegram_user_id=telegram_user_id, account_id=account.id, now=self._clock()
-                )
                 page = 0
+                known_cursors: tuple[str | None, ...] = (None,)
             elif found.account_id != account.id or not 0 <= page < len(found.cursors):
                 return FeedPage(status=FeedStatus.STALE)
             else:
-                session = found
+                known_cursors = found.cursors
 
-            media_page = await self._fetch_page(account, token, session.cursors[page])
-            cursors = list(session.cursors[: page + 1])
+            media_page = await self._fetch_page(account, token, known_cursors[page])
+            cursors = list(known_cursors[: page + 1])
             if media_page.has_next and media_page.after:
                 cursors.append(media_page.after)
-            await self._storage.update_browsing_session(
-                session.id, cursors=tuple(cursors), page=page, now=self._clock()
-            )
+            # A new session is stored once its cursors are known, in one write.
+            if found is None:
+                session = await self._storage.create_browsing_session(
+                    telegram_user_id=telegram_user_id,
+                    account_id=account.id,
+                    now=self._clock(),
+                    cursors=tuple(cursors),
+                )
+            else:
+                session = found
+                await self._storage.update_browsing_session(
+                    session.id, cursors=tuple(cursors), page=page, now=self._clock()
+                )
             posts = await self._with_children(account, token, media_page.items)
         except _FeedError as exc:
             return FeedPage(status=exc.status, retry_after=exc.retry_after)
@@ -277,10 +285,13 @@ class FeedService:
                 )
                 next_offset = f"{session_id}:{page + 1}:0"
 
-        results = []
-        for photo in shown:
-            file_id = await self._storage.get_cached_file_id(photo.media_id, photo.kind.value)
-            results.append(InlinePhoto(file=photo, file_id=file_id))
+        file_ids = await self._storage.get_cached_file_ids(
+            [(photo.media_id, photo.kind.value) for photo in shown]
+        )
+        results = [
+            InlinePhoto(file=photo, file_id=file_ids.get((photo.media_id, photo.kind.value)))
+            for photo in shown
+        ]
         return InlinePhotos(status=FeedStatus.OK, photos=tuple(results), next_offset=next_offset)
 
     async def _inline_position(
