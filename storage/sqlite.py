@@ -185,6 +185,21 @@ class SQLiteStorage(Storage):
                     await connection.execute("ROLLBACK")
                 raise StorageError(f"database write failed: {exc}") from exc
 
+    async def _write_statement(self, sql: str, parameters: _Parameters = ()) -> int:
+        """Run one write statement as its own transaction and return its row count.
+
+        SQLite commits a statement outside a transaction atomically on its own, so this
+        takes one trip to aiosqlite's thread where `_write` takes three, with BEGIN and
+        COMMIT. sqlite3 errors become StorageError.
+        """
+        async with self._lock:
+            self._ensure_open()
+            try:
+                cursor = await self._connection.execute(sql, parameters)
+            except sqlite3.Error as exc:
+                raise StorageError(f"database write failed: {exc}") from exc
+            return cursor.rowcount
+
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
@@ -217,19 +232,18 @@ class SQLiteStorage(Storage):
     ) -> None:
         """Insert or update a Telegram user seen in an update."""
         now = to_db_time(datetime.now(UTC))
-        async with self._write() as connection:
-            await connection.execute(
-                """
-                INSERT INTO telegram_users
-                    (telegram_user_id, username, first_name, first_seen_at, last_seen_at)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (telegram_user_id) DO UPDATE SET
-                    username = excluded.username,
-                    first_name = excluded.first_name,
-                    last_seen_at = excluded.last_seen_at
-                """,
-                (telegram_user_id, username, first_name, now, now),
-            )
+        await self._write_statement(
+            """
+            INSERT INTO telegram_users
+                (telegram_user_id, username, first_name, first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (telegram_user_id) DO UPDATE SET
+                username = excluded.username,
+                first_name = excluded.first_name,
+                last_seen_at = excluded.last_seen_at
+            """,
+            (telegram_user_id, username, first_name, now, now),
+        )
 
     async def delete_telegram_user(self, telegram_user_id: int) -> None:
         """Delete a Telegram user and every row that refers to them, in one transaction.
@@ -364,23 +378,21 @@ class SQLiteStorage(Storage):
             "expires": to_db_time(token_expires_at),
             "now": to_db_time(now),
         }
-        async with self._write() as connection:
-            cursor = await connection.execute(
-                """
-                UPDATE accounts SET
-                    access_token_encrypted = :token,
-                    token_issued_at = :issued,
-                    token_expires_at = :expires,
-                    last_refresh_attempt_at = :now,
-                    last_refresh_error = NULL,
-                    refresh_failures = 0,
-                    next_refresh_at = NULL,
-                    expiry_warned_at = NULL
-                WHERE id = :id AND status = 'active'
-                """,
-                values,
-            )
-            updated = cursor.rowcount
+        updated = await self._write_statement(
+            """
+            UPDATE accounts SET
+                access_token_encrypted = :token,
+                token_issued_at = :issued,
+                token_expires_at = :expires,
+                last_refresh_attempt_at = :now,
+                last_refresh_error = NULL,
+                refresh_failures = 0,
+                next_refresh_at = NULL,
+                expiry_warned_at = NULL
+            WHERE id = :id AND status = 'active'
+            """,
+            values,
+        )
         if updated == 0:
             logger.info(
                 "account %d is no longer active; its refreshed token was dropped", account_id
@@ -692,11 +704,10 @@ class SQLiteStorage(Storage):
         """
         if page < 0:
             raise ValueError(f"page must be 0 or greater, got {page}")
-        async with self._write() as connection:
-            await connection.execute(
-                "UPDATE browsing_sessions SET cursors = ?, page = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(list(cursors)), page, to_db_time(now), session_id),
-            )
+        await self._write_statement(
+            "UPDATE browsing_sessions SET cursors = ?, page = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(list(cursors)), page, to_db_time(now), session_id),
+        )
 
     async def purge_browsing_sessions(self, *, older_than: datetime) -> int:
         """Delete sessions not updated since `older_than`; return how many were removed."""
@@ -744,25 +755,23 @@ class SQLiteStorage(Storage):
         self, *, media_id: str, kind: str, file_id: str, instagram_user_id: str, now: datetime
     ) -> None:
         """Store or replace the file_id of a sent media item."""
-        async with self._write() as connection:
-            await connection.execute(
-                """
-                INSERT INTO file_cache (media_id, kind, file_id, instagram_user_id, cached_at)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (media_id, kind) DO UPDATE SET
-                    file_id = excluded.file_id,
-                    instagram_user_id = excluded.instagram_user_id,
-                    cached_at = excluded.cached_at
-                """,
-                (media_id, kind, file_id, instagram_user_id, to_db_time(now)),
-            )
+        await self._write_statement(
+            """
+            INSERT INTO file_cache (media_id, kind, file_id, instagram_user_id, cached_at)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (media_id, kind) DO UPDATE SET
+                file_id = excluded.file_id,
+                instagram_user_id = excluded.instagram_user_id,
+                cached_at = excluded.cached_at
+            """,
+            (media_id, kind, file_id, instagram_user_id, to_db_time(now)),
+        )
 
     async def forget_file_id(self, media_id: str, kind: str) -> None:
         """Drop a cached file_id that Telegram no longer accepts."""
-        async with self._write() as connection:
-            await connection.execute(
-                "DELETE FROM file_cache WHERE media_id = ? AND kind = ?", (media_id, kind)
-            )
+        await self._write_statement(
+            "DELETE FROM file_cache WHERE media_id = ? AND kind = ?", (media_id, kind)
+        )
 
     # Group subscriptions and deliveries
 
