@@ -24,7 +24,7 @@ def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register every handler module on the application, in the order they must match."""
     # Imported here so that handler modules can import `get_services` from this package.
-    from bot.handlers import commands, groups, inline, media
+    from bot.handlers import commands, fallback, groups, inline, media
 
     # Account commands, the disconnect confirmation and the global error handler.
     commands.register(application)
@@ -32,3 +32,5 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     media.register(application)
     inline.register(application)
     groups.register(application)
+    # Last: answer buttons and private messages that no handler above accepted.
+    fallback.register(application)

@@ -6,16 +6,17 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.handlers import get_services, keyboards, texts
+from bot.services.accounts import DisconnectCheck
 from storage import AccountStatus
 
 if TYPE_CHECKING:
-    from telegram import Chat, Message, User
+    from telegram import CallbackQuery, Chat, User
     from telegram.ext import Application, ContextTypes
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "disconnect_button",
     "handle_error",
     "help_command",
+    "is_message_not_modified",
     "register",
     "start",
     "status",
@@ -31,10 +33,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Deep-link payload of the "Open a private chat" button: /start connect.
-START_PAYLOAD_CONNECT = "connect"
-
-_DISCONNECT_CALLBACK = re.compile(keyboards.DISCONNECT_CALLBACK_PATTERN)
+_DISCONNECT_CALLBACK = re.compile(keyboards.DISCONNECT_CALLBACK_DATA)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -57,7 +56,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await _record_user(user, context)
 
-    if context.args == [START_PAYLOAD_CONNECT] and chat.type == ChatType.PRIVATE:
+    if context.args == [keyboards.START_PAYLOAD_CONNECT] and chat.type == ChatType.PRIVATE:
         await _send_connect_link(message, user, chat, context)
         return
     await message.reply_text(texts.start_text(user.first_name), parse_mode=ParseMode.HTML)
@@ -124,8 +123,8 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def disconnect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask for confirmation before deleting the user's connection and data."""
-    message, user, _chat = _command_parts(update)
-    if message is None or user is None:
+    message, user, chat = _command_parts(update)
+    if message is None or user is None or chat is None:
         return
     await _record_user(user, context)
 
@@ -136,37 +135,62 @@ async def disconnect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await message.reply_text(
         texts.disconnect_confirm_text(info.username),
         parse_mode=ParseMode.HTML,
-        reply_markup=keyboards.disconnect_keyboard(user.id),
+        reply_markup=keyboards.disconnect_keyboard(info.account_id),
+        # In a group the question quotes the command, so members see whose question it is.
+        do_quote=chat.type != ChatType.PRIVATE,
     )
 
 
 async def disconnect_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Carry out or cancel a disconnect after the Yes or Cancel button."""
+    """Carry out or cancel a disconnect after the Yes or Cancel button.
+
+    The question must still show the pressed button, and the account named in it must be
+    the one that the user who presses has connected now. Every other press gets a short
+    note and leaves the message as it is.
+    """
     query = update.callback_query
     if query is None or query.data is None:
         return
     match = _DISCONNECT_CALLBACK.fullmatch(query.data)
     if match is None:
-        await query.answer()
+        logger.debug("Unrecognised disconnect button from user %s", query.from_user.id)
+        await query.answer(texts.BUTTON_NO_LONGER_WORKS)
         return
+    choice, account_id = match.group(1), int(match.group(2))
+    presser_id = query.from_user.id
 
-    choice, owner_id = match.group(1), int(match.group(2))
-    # In a group, only the member who sent /disconnect may answer the question.
-    if query.from_user.id != owner_id:
+    if not _shows_button(query.message, query.data):
+        # The question was answered already, or the data does not come from this message.
+        await query.answer(texts.DISCONNECT_ALREADY_ANSWERED)
+        return
+    accounts = get_services(context).accounts
+    check = await accounts.check_disconnect(presser_id, account_id)
+    if check is DisconnectCheck.FOREIGN:
         await query.answer(texts.NOT_YOUR_BUTTON, show_alert=True)
         return
-
-    await query.answer()
-    if choice == keyboards.DISCONNECT_CANCEL_CHOICE:
-        await query.edit_message_text(texts.DISCONNECT_CANCELLED)
+    if check is DisconnectCheck.EXPIRED:
+        await query.answer(texts.DISCONNECT_EXPIRED, show_alert=True)
         return
-    deleted = await get_services(context).accounts.disconnect(owner_id)
-    await query.edit_message_text(texts.DISCONNECT_DONE if deleted else texts.DISCONNECT_NOTHING)
+
+    if choice == keyboards.DISCONNECT_CANCEL_CHOICE:
+        await query.answer()
+        await _edit_question(query, texts.DISCONNECT_CANCELLED)
+        return
+    # A second press that raced the first one finds the account gone and changes nothing.
+    if not await accounts.disconnect(presser_id, account_id=account_id):
+        await query.answer(texts.DISCONNECT_ALREADY_ANSWERED)
+        return
+    await query.answer()
+    await _edit_question(query, texts.DISCONNECT_DONE)
 
 
 async def handle_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log an error raised by any handler and tell the user briefly that it failed."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if is_message_not_modified(context.error):
+        # An edit that repeats the current text, for example after a double tap, is harmless.
+        logger.debug("Update %s edited a message to its current content", update_id)
+        return
     # The exception and its traceback are logged, never the text of the message.
     logger.error("Handling update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update):
@@ -181,6 +205,11 @@ async def handle_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
         logger.warning(
             "Telling the user about the failure of update %s failed: %s", update_id, exc
         )
+
+
+def is_message_not_modified(error: BaseException | None) -> bool:
+    """Return whether the Bot API rejected an edit because nothing would change."""
+    return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
 
 
 def _command_parts(update: Update) -> tuple[Message | None, User | None, Chat | None]:
@@ -198,3 +227,24 @@ async def _send_connect_link(
 ) -> None:
     url = await get_services(context).accounts.start_connect(user.id, chat.id)
     await message.reply_text(texts.CONNECT_PROMPT, reply_markup=keyboards.connect_keyboard(url))
+
+
+def _shows_button(message: object, callback_data: str) -> bool:
+    """Return whether the message still carries an inline button with this callback data."""
+    # An old message comes as an InaccessibleMessage, which has no keyboard to check.
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return False
+    return any(
+        button.callback_data == callback_data
+        for row in message.reply_markup.inline_keyboard
+        for button in row
+    )
+
+
+async def _edit_question(query: CallbackQuery, text: str) -> None:
+    try:
+        await query.edit_message_text(text)
+    except BadRequest as exc:
+        if not is_message_not_modified(exc):
+            raise
+        logger.debug("Disconnect question of user %s is already up to date", query.from_user.id)

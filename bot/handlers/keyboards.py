@@ -7,21 +7,31 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.handlers import texts
 
 __all__ = [
+    "DISCONNECT_CALLBACK_DATA",
     "DISCONNECT_CALLBACK_PATTERN",
     "DISCONNECT_CANCEL_CHOICE",
     "DISCONNECT_CONFIRM_CHOICE",
+    "MEDIA_CALLBACK_DATA",
+    "MEDIA_CALLBACK_PATTERN",
+    "START_PAYLOAD_CONNECT",
     "connect_keyboard",
     "disconnect_keyboard",
     "private_chat_keyboard",
     "reconnect_keyboard",
 ]
 
-# Callback data of the /disconnect confirmation is `disconnect:<choice>:<telegram user id>`,
-# at most 35 bytes, within Telegram's 64-byte limit. The user id lets a group tell whose
-# question a button answers.
+# Callback data of the /disconnect confirmation is `disconnect:<choice>:<account id>`, at
+# most 34 bytes, within Telegram's 64-byte limit. The account id names the connection the
+# question is about, so a question asked before the user connected another account, or a
+# question of another user, cannot disconnect the wrong account.
 DISCONNECT_CONFIRM_CHOICE = "yes"
 DISCONNECT_CANCEL_CHOICE = "no"
-DISCONNECT_CALLBACK_PATTERN = r"^disconnect:(yes|no):(\d{1,20})$"
+# Routes every `disconnect:` button to one handler, which parses it with the strict form.
+DISCONNECT_CALLBACK_PATTERN = r"^disconnect:"
+DISCONNECT_CALLBACK_DATA = r"disconnect:(yes|no):([1-9][0-9]{0,18})"
+
+# Deep-link payload of the "Open a private chat" button that goes on to /connect.
+START_PAYLOAD_CONNECT = "connect"
 
 
 def connect_keyboard(authorization_url: str) -> InlineKeyboardMarkup:
@@ -38,16 +48,23 @@ def reconnect_keyboard(authorization_url: str) -> InlineKeyboardMarkup:
     )
 
 
-def private_chat_keyboard(bot_username: str) -> InlineKeyboardMarkup:
-    """Build one URL button that opens a private chat with the bot and starts /connect."""
-    url = f"https://t.me/{bot_username}?start=connect"
+def private_chat_keyboard(
+    bot_username: str, start_payload: str | None = START_PAYLOAD_CONNECT
+) -> InlineKeyboardMarkup:
+    """Build one URL button that opens a private chat with the bot.
+
+    With the default payload the private chat goes on to /connect; with None it just opens.
+    """
+    url = f"https://t.me/{bot_username}"
+    if start_payload is not None:
+        url = f"{url}?start={start_payload}"
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.OPEN_PRIVATE_CHAT_BUTTON, url=url)]])
 
 
-def disconnect_keyboard(telegram_user_id: int) -> InlineKeyboardMarkup:
-    """Build the Yes and Cancel buttons under the /disconnect question of one user."""
-    confirm = f"disconnect:{DISCONNECT_CONFIRM_CHOICE}:{telegram_user_id}"
-    cancel = f"disconnect:{DISCONNECT_CANCEL_CHOICE}:{telegram_user_id}"
+def disconnect_keyboard(account_id: int) -> InlineKeyboardMarkup:
+    """Build the Yes and Cancel buttons under the /disconnect question about one account."""
+    confirm = f"disconnect:{DISCONNECT_CONFIRM_CHOICE}:{account_id}"
+    cancel = f"disconnect:{DISCONNECT_CANCEL_CHOICE}:{account_id}"
     return InlineKeyboardMarkup(
         [
             [
@@ -61,7 +78,10 @@ def disconnect_keyboard(telegram_user_id: int) -> InlineKeyboardMarkup:
 # /media paging buttons carry `m:<browsing session id>:<page>`; the session id has at most
 # 16 characters, so the data stays far below 64 bytes. The state lives in the database, so
 # the buttons keep working after a restart.
-MEDIA_CALLBACK_PATTERN = r"^m:([A-Za-z0-9_-]{1,32}):(\d{1,6})$"
+# Routes every `m:` button to the paging handler, which parses it with the strict form. Page
+# numbers have at most 6 digits, which no browsing session reaches.
+MEDIA_CALLBACK_PATTERN = r"^m:"
+MEDIA_CALLBACK_DATA = r"m:([A-Za-z0-9_-]{1,32}):(0|[1-9][0-9]{0,5})"
 # The admin confirmation of /subscribe carries `sc:<account id>:<requesting user id>`.
 SUBSCRIBE_CONFIRM_PATTERN = r"^sc:\d{1,20}:\d{1,20}$"
 

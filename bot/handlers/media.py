@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
@@ -17,6 +18,7 @@ from bot.services.delivery import DeliveryStatus
 from bot.services.feed import FeedPage, FeedStatus, UrlRefresher
 
 if TYPE_CHECKING:
+    from telegram import Message
     from telegram.ext import Application
 
     from bot.services import Services
@@ -26,7 +28,7 @@ __all__ = ["register"]
 logger = logging.getLogger(__name__)
 
 MAX_LATEST = 10
-_MEDIA_CALLBACK = re.compile(keyboards.MEDIA_CALLBACK_PATTERN)
+_MEDIA_CALLBACK = re.compile(keyboards.MEDIA_CALLBACK_DATA)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -40,8 +42,11 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 async def media_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the newest posts as albums, then a control message with paging buttons."""
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    if user is None or chat is None or message is None:
+        return
+    if chat.type != ChatType.PRIVATE:
+        await _point_to_private_chat(message, context)
         return
     services = get_services(context)
 
@@ -58,9 +63,11 @@ async def media_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     user, chat = update.effective_user, update.effective_chat
     if query is None or user is None or chat is None:
         return
-    match = _MEDIA_CALLBACK.match(query.data or "")
+    match = _MEDIA_CALLBACK.fullmatch(query.data or "")
     if match is None:
-        await query.answer(texts.MEDIA_STALE)
+        # Malformed data or a page number beyond any browsing session.
+        logger.debug("Unrecognised paging button from user %s", user.id)
+        await query.answer(texts.MEDIA_STALE, show_alert=True)
         return
     services = get_services(context)
 
@@ -93,6 +100,9 @@ async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     user, chat, message = update.effective_user, update.effective_chat, update.effective_message
     if user is None or chat is None or message is None:
         return
+    if chat.type != ChatType.PRIVATE:
+        await _point_to_private_chat(message, context)
+        return
     count = _latest_count(context.args or [])
     if count is None:
         await message.reply_text(texts.LATEST_USAGE)
@@ -107,8 +117,33 @@ async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         failure = FeedPage(status=latest.status, retry_after=latest.retry_after)
         await _send_failure(services, context, chat.id, chat.type, user.id, failure)
         return
-    albums = split_evenly(latest.photos)
+    albums = [_caption_once_per_post(album) for album in split_evenly(latest.photos)]
     await _send_albums(services, context, chat.id, albums, latest.refresh_url)
+
+
+async def _point_to_private_chat(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # Pages of photos would flood a group and hold the bot's group send rate for a minute.
+    await message.reply_text(
+        texts.PHOTOS_IN_PRIVATE,
+        reply_markup=keyboards.private_chat_keyboard(context.bot.username, start_payload=None),
+    )
+
+
+def _caption_once_per_post(album: Album) -> Album:
+    """Keep the post caption only on the first photo of each post within the album.
+
+    Each photo that `latest_photos` returns carries its post's caption so that it can be
+    sent alone. Without this step, several photos of one carousel would repeat it.
+    """
+    seen_posts: set[str] = set()
+    files: list[MediaFile] = []
+    for file in album:
+        if file.post_id in seen_posts:
+            files.append(replace(file, caption=None))
+        else:
+            seen_posts.add(file.post_id)
+            files.append(file)
+    return tuple(files)
 
 
 def _latest_count(args: list[str]) -> int | None:

@@ -13,19 +13,25 @@ from datetime import datetime
 
 __all__ = [
     "BOT_COMMANDS",
+    "BUTTON_NO_LONGER_WORKS",
     "CONNECT_BUTTON",
     "CONNECT_IN_PRIVATE",
     "CONNECT_PROMPT",
+    "DISCONNECT_ALREADY_ANSWERED",
     "DISCONNECT_CANCELLED",
     "DISCONNECT_CANCEL_BUTTON",
     "DISCONNECT_CONFIRM_BUTTON",
     "DISCONNECT_DONE",
+    "DISCONNECT_EXPIRED",
     "DISCONNECT_NOTHING",
     "ERROR_GENERIC",
     "NOT_CONNECTED",
     "NOT_YOUR_BUTTON",
     "OPEN_PRIVATE_CHAT_BUTTON",
+    "PHOTOS_IN_PRIVATE",
     "RECONNECT_BUTTON",
+    "TEXT_NOT_UNDERSTOOD",
+    "UNKNOWN_COMMAND",
     "deauthorized_text",
     "disconnect_confirm_text",
     "help_text",
@@ -39,8 +45,8 @@ BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "List the commands"),
     ("connect", "Connect your Instagram account"),
     ("status", "Show the connected account"),
-    ("media", "Browse your posts as albums"),
-    ("latest", "Send your newest photos: /latest 3"),
+    ("media", "Browse your posts as albums (private chat)"),
+    ("latest", "Send your newest photos: /latest 3 (private chat)"),
     ("subscribe", "Post your new photos in this group"),
     ("unsubscribe", "Stop posting your photos in this group"),
     ("disconnect", "Disconnect Instagram and delete your data"),
@@ -68,7 +74,17 @@ _DISCONNECT_CONFIRM = (
 DISCONNECT_DONE = "Disconnected. Your Instagram data is deleted from Gramlink."
 DISCONNECT_NOTHING = "Nothing to disconnect: no Instagram account is connected."
 DISCONNECT_CANCELLED = "Cancelled. Your account stays connected."
+DISCONNECT_ALREADY_ANSWERED = "This question has already been answered."
+DISCONNECT_EXPIRED = (
+    "This question has expired because the account it names is no longer connected. "
+    "Send /disconnect to ask again."
+)
 NOT_YOUR_BUTTON = "This button belongs to someone else's question."
+BUTTON_NO_LONGER_WORKS = "This button no longer works."
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see the commands I understand."
+TEXT_NOT_UNDERSTOOD = (
+    "I only understand commands. Send /help to see them, or /media to browse your posts."
+)
 ERROR_GENERIC = "Something went wrong on our side. Please try again in a minute."
 
 
@@ -152,6 +168,10 @@ NEEDS_RECONNECT_IN_GROUP = (
 INSTAGRAM_DOWN = "Instagram is not answering right now. Please try again in a few minutes."
 TELEGRAM_BUSY = "Telegram asks me to slow down. Please try again in a minute."
 LATEST_USAGE = "Send /latest for your newest photo, or /latest 5 for up to 10 photos."
+PHOTOS_IN_PRIVATE = (
+    "/media and /latest send many photos, so they work in a private chat with me. "
+    "Tap the button and send the command there."
+)
 INLINE_CONNECT_BUTTON = "Connect Instagram to share photos"
 INLINE_RECONNECT_BUTTON = "Reconnect Instagram to share photos"
 SUBSCRIBE_IN_GROUP_ONLY = (

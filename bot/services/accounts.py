@@ -39,6 +39,7 @@ __all__ = [
     "ConnectOutcome",
     "ConnectResult",
     "ConnectionInfo",
+    "DisconnectCheck",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,10 +81,22 @@ class ConnectResult:
     token_expires_at: datetime | None = None
 
 
+class DisconnectCheck(StrEnum):
+    """Whether a /disconnect confirmation still applies to the user who presses its button."""
+
+    # The question is about the account that this user has connected now.
+    CURRENT = "current"
+    # The question is about an account that another Telegram user connected.
+    FOREIGN = "foreign"
+    # The account is gone, or the user has connected a different Instagram account since.
+    EXPIRED = "expired"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:
     """Connection details that `/status` shows, without the token."""
 
+    account_id: int
     username: str
     account_type: str
     status: AccountStatus
@@ -151,7 +164,7 @@ class AccountService:
 
         claim, oauth_state = await self._storage.claim_oauth_state(state, now=self._clock())
         if claim is not OAuthStateClaim.CLAIMED or oauth_state is None:
-            logger.info("OAuth callback with a %s state", claim.value)
+            logger.info("OAuth callback with a state that is %s", claim.value)
             return ConnectResult(_STATE_OUTCOMES.get(claim, ConnectOutcome.UNKNOWN_STATE))
 
         if error or code is None:
@@ -175,6 +188,7 @@ class AccountService:
         if account is None:
             return None
         return ConnectionInfo(
+            account_id=account.id,
             username=account.username,
             account_type=account.account_type,
             status=account.status,
@@ -182,9 +196,29 @@ class AccountService:
             connected_at=account.connected_at,
         )
 
-    async def disconnect(self, telegram_user_id: int) -> bool:
+    async def check_disconnect(self, telegram_user_id: int, account_id: int) -> DisconnectCheck:
+        """Decide whether a confirmation about `account_id` may disconnect this user."""
+        current = await self._storage.get_account_for_user(telegram_user_id)
+        if current is not None and current.id == account_id:
+            return DisconnectCheck.CURRENT
+        named = await self._storage.get_account(account_id)
+        if named is not None and named.telegram_user_id != telegram_user_id:
+            return DisconnectCheck.FOREIGN
+        return DisconnectCheck.EXPIRED
+
+    async def disconnect(self, telegram_user_id: int, *, account_id: int | None = None) -> bool:
         """Delete the user's account with its token, browsing state, cached files and
-        subscriptions; False if nothing was connected."""
+        subscriptions; False if nothing was connected.
+
+        With `account_id`, only that account is deleted: False when the user has connected
+        another account since the question was asked.
+        """
+        if account_id is not None:
+            current = await self._storage.get_account_for_user(telegram_user_id)
+            if current is None or current.id != account_id:
+                return False
+        # NOTE: Storage deletes by Telegram user only, so a reconnect that lands between the
+        # check above and this call would be deleted instead of the account that was checked.
         deleted = await self._storage.delete_account_for_user(telegram_user_id)
         if deleted:
             logger.info("User %s disconnected their Instagram account", telegram_user_id)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 USER_ID = 5001
 OTHER_USER_ID = 5002
+GROUP_ID = -100500600
 MAX_CALLBACK_DATA_BYTES = 64
 WAIT_SECONDS = 10.0
 
@@ -223,3 +224,34 @@ async def test_latest_invalid_count_shows_usage(
     calls = await fake_telegram.wait_for("sendMessage", count=before + 1)
 
     assert calls[before].params["text"] == texts.LATEST_USAGE
+
+
+@pytest.mark.parametrize("command", ["/media", "/latest 5"])
+async def test_photo_commands_in_group_point_to_private_chat(
+    app: GramlinkApp, fake_telegram: FakeTelegram, command: str
+) -> None:
+    fake_telegram.add_group(GROUP_ID, "Friends", admins=[USER_ID])
+    before = len(fake_telegram.calls("sendMessage"))
+
+    fake_telegram.send_message(USER_ID, command, chat_id=GROUP_ID, chat_type="group")
+    calls = await fake_telegram.wait_for("sendMessage", count=before + 1)
+
+    assert calls[before].params["text"] == texts.PHOTOS_IN_PRIVATE
+    assert int(calls[before].params["chat_id"]) == GROUP_ID
+    assert button_url(calls[before].params) == "https://t.me/gramlink_demo_bot"
+    assert fake_telegram.calls("sendMediaGroup") == []
+    assert fake_telegram.calls("sendPhoto") == []
+
+
+async def test_latest_carousel_caption_once(app: GramlinkApp, fake_telegram: FakeTelegram) -> None:
+    # The newest demo post is a photo, the one before it a carousel of ten.
+    fake_telegram.send_message(USER_ID, "/latest 4")
+    [album] = await fake_telegram.wait_for("sendMediaGroup")
+    media = album.params["media"]
+    items = json.loads(media) if isinstance(media, str) else media
+
+    captions = [item.get("caption") for item in items]
+    assert len(items) == 4
+    assert captions[0]
+    assert "Ten from the trip" in captions[1]
+    assert captions[2:] == [None, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,13 +14,14 @@ import pytest
 
 from bot.config import InstagramFlavor, Settings
 from bot.instagram import InstagramClient
-from bot.services.accounts import AccountService, ConnectOutcome
+from bot.services.accounts import AccountService, ConnectOutcome, DisconnectCheck
 from storage import AccountStatus, Storage
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer
 
 DEMO_ID = "17841400000000001"
+EMPTY_ID = "17841400000000003"
 PERSONAL_ID = "4512345678"
 LOGIN_SCOPES = ("instagram_business_basic",)
 USER_ID = 1001
@@ -316,3 +318,80 @@ async def test_status_shows_connection_without_token(
 
 async def test_disconnect_without_account_returns_false(accounts: AccountService) -> None:
     assert await accounts.disconnect(USER_ID) is False
+
+
+async def connect(
+    accounts: AccountService, sandbox_server: SandboxServer, user_id: int, account_id: str
+) -> int:
+    """Connect the sandbox account for the user and return the stored account id."""
+    state = state_of(await accounts.start_connect(user_id, user_id))
+    await accounts.complete_connect(state=state, code=sandbox_code(sandbox_server, account_id))
+    info = await accounts.status(user_id)
+    assert info is not None
+    return info.account_id
+
+
+async def test_check_disconnect_current_account(
+    accounts: AccountService, sandbox_server: SandboxServer
+) -> None:
+    account_id = await connect(accounts, sandbox_server, USER_ID, DEMO_ID)
+
+    assert await accounts.check_disconnect(USER_ID, account_id) is DisconnectCheck.CURRENT
+
+
+async def test_check_disconnect_other_users_account(
+    accounts: AccountService, sandbox_server: SandboxServer
+) -> None:
+    await connect(accounts, sandbox_server, USER_ID, DEMO_ID)
+    other_account_id = await connect(accounts, sandbox_server, OTHER_USER_ID, DEMO_ID)
+
+    check = await accounts.check_disconnect(USER_ID, other_account_id)
+
+    assert check is DisconnectCheck.FOREIGN
+
+
+async def test_check_disconnect_replaced_account(
+    accounts: AccountService, sandbox_server: SandboxServer
+) -> None:
+    old_account_id = await connect(accounts, sandbox_server, USER_ID, DEMO_ID)
+    new_account_id = await connect(accounts, sandbox_server, USER_ID, EMPTY_ID)
+
+    check = await accounts.check_disconnect(USER_ID, old_account_id)
+
+    assert new_account_id != old_account_id
+    assert check is DisconnectCheck.EXPIRED
+
+
+async def test_disconnect_keeps_replaced_account(
+    accounts: AccountService, sandbox_server: SandboxServer
+) -> None:
+    old_account_id = await connect(accounts, sandbox_server, USER_ID, DEMO_ID)
+    await connect(accounts, sandbox_server, USER_ID, EMPTY_ID)
+
+    deleted = await accounts.disconnect(USER_ID, account_id=old_account_id)
+
+    info = await accounts.status(USER_ID)
+    assert deleted is False
+    assert info is not None
+    assert info.username == "sandbox.empty"
+
+
+async def test_disconnect_named_account(
+    accounts: AccountService, sandbox_server: SandboxServer
+) -> None:
+    account_id = await connect(accounts, sandbox_server, USER_ID, DEMO_ID)
+
+    assert await accounts.disconnect(USER_ID, account_id=account_id) is True
+    assert await accounts.status(USER_ID) is None
+
+
+async def test_expired_state_log_reads_well(
+    accounts: AccountService, clock: MovableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = state_of(await accounts.start_connect(USER_ID, USER_ID))
+    clock.now += timedelta(minutes=11)
+
+    with caplog.at_level(logging.INFO, logger="bot.services.accounts"):
+        await accounts.complete_connect(state=state, code="code-value")
+
+    assert "OAuth callback with a state that is expired" in caplog.text
