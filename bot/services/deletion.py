@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
-from bot.instagram import parse_signed_request
-from storage import DeletionStatus
+from bot.instagram import InvalidSignedRequest, SignedRequest, parse_signed_request
+from storage import DeletionStatus, StorageError
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from storage import DeletionRequest, Storage
 
-__all__ = ["DeletionService", "is_confirmation_code"]
+__all__ = [
+    "SIGNED_REQUEST_MAX_AGE",
+    "SIGNED_REQUEST_MAX_SKEW",
+    "DeletionService",
+    "is_confirmation_code",
+]
 
 logger = logging.getLogger(__name__)
 
-# Confirmation codes are 32 lowercase hex characters (128 random bits).
+# Confirmation codes are 32 lowercase hex characters (128 bits).
 _CONFIRMATION_CODE = re.compile(r"[0-9a-f]{32}")
+
+# Freshness policy of Meta's signed requests. Meta sets `issued_at` to the time it sends a
+# callback. A request issued more than SIGNED_REQUEST_MAX_AGE ago, or later than
+# SIGNED_REQUEST_MAX_SKEW from now, is rejected with 400, so a captured request cannot be
+# replayed later. A payload without `issued_at`, which Meta does not send, is accepted:
+# only the holder of the app secret can sign one, and it could sign a fresh time as well.
+# NOTE: Meta documents no retry window for these callbacks; 7 days is a generous guess so
+# that a delayed retry still gets through.
+SIGNED_REQUEST_MAX_AGE = timedelta(days=7)
+# Tolerated difference between Meta's clock and this host's clock.
+SIGNED_REQUEST_MAX_SKEW = timedelta(minutes=5)
 
 
 def is_confirmation_code(value: str) -> bool:
@@ -40,15 +59,25 @@ class DeletionService:
         # the same request twice concurrently.
         self._lock = asyncio.Lock()
 
-    def verify_signed_request(self, raw: str) -> str:
-        """Return the Instagram user id of a `signed_request` signed with the app secret.
+    def verify_signed_request(self, raw: str) -> SignedRequest:
+        """Verify a `signed_request` with the app secret and check that it is fresh.
 
         Raises:
-            InvalidSignedRequest: the value is malformed or its signature does not match.
+            InvalidSignedRequest: the value is malformed, its signature does not match, or
+                its `issued_at` is outside the freshness window.
         """
-        secret = self._settings.instagram_client_secret
-        app_secret = secret.get_secret_value() if secret is not None else ""
-        return parse_signed_request(raw, app_secret).user_id
+        signed = parse_signed_request(raw, self._app_secret())
+        if signed.issued_at is None:
+            return signed
+        now = self._clock().timestamp()
+        if signed.issued_at < now - SIGNED_REQUEST_MAX_AGE.total_seconds():
+            raise InvalidSignedRequest(
+                f"signed_request is too old: issued more than "
+                f"{SIGNED_REQUEST_MAX_AGE.days} days ago"
+            )
+        if signed.issued_at > now + SIGNED_REQUEST_MAX_SKEW.total_seconds():
+            raise InvalidSignedRequest("signed_request has an issued_at in the future")
+        return signed
 
     async def deauthorize(self, instagram_user_id: str) -> int:
         """Mark every connection of the Instagram user disconnected and forget its tokens."""
@@ -62,17 +91,34 @@ class DeletionService:
         )
         return changed
 
-    async def request_deletion(self, instagram_user_id: str) -> DeletionRequest:
-        """Record a pending deletion request under a new unguessable confirmation code.
+    async def request_deletion(
+        self, instagram_user_id: str, *, issued_at: int | None = None
+    ) -> DeletionRequest:
+        """Record a pending deletion request under an unguessable confirmation code.
 
-        A request for a user that was never stored still gets a code, and completes with
-        nothing to delete.
+        With `issued_at` from the signed request, the code is derived from the user id and
+        `issued_at` with the app secret, so a replay of the same signed request returns the
+        request recorded the first time instead of creating another. Without it, the code
+        is random. A request for a user that was never stored still gets a code, and
+        completes with nothing to delete.
         """
-        request = await self._storage.create_deletion_request(
-            confirmation_code=secrets.token_hex(16),
-            instagram_user_id=instagram_user_id,
-            now=self._clock(),
-        )
+        code = self._confirmation_code(instagram_user_id, issued_at)
+        existing = await self._storage.get_deletion_request(code)
+        if existing is not None and existing.instagram_user_id == instagram_user_id:
+            logger.info(
+                "Repeated deletion request %s for Instagram user %s", code, instagram_user_id
+            )
+            return existing
+        try:
+            request = await self._storage.create_deletion_request(
+                confirmation_code=code, instagram_user_id=instagram_user_id, now=self._clock()
+            )
+        except StorageError:
+            # The same signed request arrived twice at once and the other one stored it.
+            concurrent = await self._storage.get_deletion_request(code)
+            if concurrent is None:
+                raise
+            return concurrent
         logger.info(
             "Recorded deletion request %s for Instagram user %s",
             request.confirmation_code,
@@ -105,6 +151,18 @@ class DeletionService:
         if not is_confirmation_code(confirmation_code):
             return None
         return await self._storage.get_deletion_request(confirmation_code)
+
+    def _app_secret(self) -> str:
+        secret = self._settings.instagram_client_secret
+        return secret.get_secret_value() if secret is not None else ""
+
+    def _confirmation_code(self, instagram_user_id: str, issued_at: int | None) -> str:
+        app_secret = self._app_secret()
+        if issued_at is None or not app_secret:
+            return secrets.token_hex(16)
+        message = f"data-deletion:{instagram_user_id}:{issued_at}".encode()
+        digest = hmac.new(app_secret.encode(), message, hashlib.sha256).hexdigest()
+        return digest[:32]
 
     async def _complete(self, request: DeletionRequest) -> None:
         removed = await self._storage.delete_instagram_user_data(request.instagram_user_id)

@@ -13,7 +13,13 @@ from bot.web.meta import (
     deletion_status,
     wait_for_deletions,
 )
-from bot.web.middleware import access_log
+from bot.web.middleware import (
+    PARSER_MAX_FIELD_BYTES,
+    PARSER_MAX_LINE_BYTES,
+    access_log,
+    request_limits,
+    server_logger,
+)
 from bot.web.oauth import oauth_callback
 from bot.web.webhook import SECRET_HEADER, telegram_webhook
 
@@ -33,7 +39,16 @@ def create_web_app(
     context: WebContext, *, sandbox_app: web.Application | None = None
 ) -> web.Application:
     """Build the web application; `sandbox_app` is mounted under `/sandbox` when given."""
-    app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES, middlewares=[access_log])
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BODY_BYTES,
+        middlewares=[access_log, request_limits],
+        # Passed by aiohttp to the request handler of every connection that serves this app.
+        handler_args={
+            "max_line_size": PARSER_MAX_LINE_BYTES,
+            "max_field_size": PARSER_MAX_FIELD_BYTES,
+            "logger": server_logger,
+        },
+    )
     app[WEB_CONTEXT] = context
     app[DELETION_TASKS] = set()
     app.on_shutdown.append(wait_for_deletions)

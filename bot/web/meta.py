@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.instagram import InvalidSignedRequest
+from bot.instagram import InvalidSignedRequest, SignedRequest
 from bot.web.context import WEB_CONTEXT
 from bot.web.pages import render_page
 from storage import DeletionStatus
@@ -31,23 +31,29 @@ DELETION_TASKS = web.AppKey("deletion_tasks", set[asyncio.Task[bool]])
 async def deauthorize(request: web.Request) -> web.Response:
     """Disconnect every connection of the Instagram user named by the signed request."""
     context = request.app[WEB_CONTEXT]
-    instagram_user_id = await _verified_user_id(request)
-    await context.services.deletion.deauthorize(instagram_user_id)
+    signed = await _verified_signed_request(request)
+    await context.services.deletion.deauthorize(signed.user_id)
     return web.json_response({"success": True})
 
 
 async def data_deletion(request: web.Request) -> web.Response:
-    """Record a deletion request, start it right away and return its status URL and code."""
-    context = request.app[WEB_CONTEXT]
-    instagram_user_id = await _verified_user_id(request)
-    deletion = await context.services.deletion.request_deletion(instagram_user_id)
+    """Record a deletion request, start it right away and return its status URL and code.
 
-    # The request stays pending in the database until this task completes it, so the
-    # scheduled deletion job carries it out if the process stops first.
-    task = asyncio.create_task(context.services.deletion.carry_out(deletion.confirmation_code))
-    tasks = request.app[DELETION_TASKS]
-    tasks.add(task)
-    task.add_done_callback(_finish_deletion_task(tasks))
+    A replay of the same signed request returns the code of the first one.
+    """
+    context = request.app[WEB_CONTEXT]
+    signed = await _verified_signed_request(request)
+    deletion = await context.services.deletion.request_deletion(
+        signed.user_id, issued_at=signed.issued_at
+    )
+
+    if deletion.status is DeletionStatus.PENDING:
+        # The request stays pending in the database until this task completes it, so the
+        # scheduled deletion job carries it out if the process stops first.
+        task = asyncio.create_task(context.services.deletion.carry_out(deletion.confirmation_code))
+        tasks = request.app[DELETION_TASKS]
+        tasks.add(task)
+        task.add_done_callback(_finish_deletion_task(tasks))
 
     code = deletion.confirmation_code
     url = f"{context.services.settings.public_url_base}/deletion/{code}"
@@ -88,7 +94,7 @@ async def wait_for_deletions(app: web.Application) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _verified_user_id(request: web.Request) -> str:
+async def _verified_signed_request(request: web.Request) -> SignedRequest:
     form = await request.post()
     raw = form.get("signed_request")
     if not isinstance(raw, str) or not raw:

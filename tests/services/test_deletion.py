@@ -9,11 +9,17 @@ import pytest
 
 from bot.config import Settings
 from bot.instagram import InvalidSignedRequest, build_signed_request
-from bot.services.deletion import DeletionService, is_confirmation_code
+from bot.services.deletion import (
+    SIGNED_REQUEST_MAX_AGE,
+    SIGNED_REQUEST_MAX_SKEW,
+    DeletionService,
+    is_confirmation_code,
+)
 from storage import AccountStatus, DeletionStatus, Storage
 from tests.conftest import TEST_CLIENT_SECRET
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
+NOW_TIMESTAMP = int(NOW.timestamp())
 INSTAGRAM_USER_ID = "17841400000000001"
 
 
@@ -41,10 +47,69 @@ async def connect(storage: Storage, telegram_user_id: int, instagram_user_id: st
 
 def test_verify_signed_request_returns_user_id(deletion: DeletionService) -> None:
     raw = build_signed_request(
-        {"user_id": INSTAGRAM_USER_ID, "issued_at": 1736510400}, TEST_CLIENT_SECRET
+        {"user_id": INSTAGRAM_USER_ID, "issued_at": NOW_TIMESTAMP}, TEST_CLIENT_SECRET
     )
 
-    assert deletion.verify_signed_request(raw) == INSTAGRAM_USER_ID
+    signed = deletion.verify_signed_request(raw)
+
+    assert signed.user_id == INSTAGRAM_USER_ID
+    assert signed.issued_at == NOW_TIMESTAMP
+
+
+@pytest.mark.parametrize(
+    "issued_at",
+    [
+        NOW_TIMESTAMP - int(SIGNED_REQUEST_MAX_AGE.total_seconds()),
+        NOW_TIMESTAMP + int(SIGNED_REQUEST_MAX_SKEW.total_seconds()),
+    ],
+)
+def test_verify_signed_request_accepts_window_edges(
+    deletion: DeletionService, issued_at: int
+) -> None:
+    raw = build_signed_request(
+        {"user_id": INSTAGRAM_USER_ID, "issued_at": issued_at}, TEST_CLIENT_SECRET
+    )
+
+    assert deletion.verify_signed_request(raw).issued_at == issued_at
+
+
+def test_verify_signed_request_without_issued_at(deletion: DeletionService) -> None:
+    raw = build_signed_request({"user_id": INSTAGRAM_USER_ID}, TEST_CLIENT_SECRET)
+
+    signed = deletion.verify_signed_request(raw)
+
+    assert signed.user_id == INSTAGRAM_USER_ID
+    assert signed.issued_at is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"user_id": INSTAGRAM_USER_ID, "issued_at": 1}, "too old"),
+        (
+            {
+                "user_id": INSTAGRAM_USER_ID,
+                "issued_at": NOW_TIMESTAMP - int(SIGNED_REQUEST_MAX_AGE.total_seconds()) - 1,
+            },
+            "too old",
+        ),
+        (
+            {
+                "user_id": INSTAGRAM_USER_ID,
+                "issued_at": NOW_TIMESTAMP + int(SIGNED_REQUEST_MAX_SKEW.total_seconds()) + 1,
+            },
+            "future",
+        ),
+        ({"user_id": INSTAGRAM_USER_ID, "issued_at": 10**15}, "future"),
+    ],
+)
+def test_verify_signed_request_rejects_stale_or_future(
+    deletion: DeletionService, payload: dict[str, object], reason: str
+) -> None:
+    raw = build_signed_request(payload, TEST_CLIENT_SECRET)
+
+    with pytest.raises(InvalidSignedRequest, match=reason):
+        deletion.verify_signed_request(raw)
 
 
 def test_verify_signed_request_rejects_other_secret(deletion: DeletionService) -> None:
@@ -89,6 +154,29 @@ async def test_request_deletion_codes_are_unique(deletion: DeletionService) -> N
     second = await deletion.request_deletion(INSTAGRAM_USER_ID)
 
     assert first.confirmation_code != second.confirmation_code
+
+
+async def test_replayed_request_keeps_first_code(
+    deletion: DeletionService, storage: Storage
+) -> None:
+    first = await deletion.request_deletion(INSTAGRAM_USER_ID, issued_at=NOW_TIMESTAMP)
+    await deletion.carry_out(first.confirmation_code)
+
+    replay = await deletion.request_deletion(INSTAGRAM_USER_ID, issued_at=NOW_TIMESTAMP)
+
+    assert is_confirmation_code(first.confirmation_code)
+    assert replay.confirmation_code == first.confirmation_code
+    assert replay.status is DeletionStatus.COMPLETED
+    assert await storage.pending_deletion_requests() == []
+
+
+async def test_new_signed_request_gets_new_code(deletion: DeletionService) -> None:
+    first = await deletion.request_deletion(INSTAGRAM_USER_ID, issued_at=NOW_TIMESTAMP)
+    later = await deletion.request_deletion(INSTAGRAM_USER_ID, issued_at=NOW_TIMESTAMP + 60)
+    other_user = await deletion.request_deletion("17841400000000009", issued_at=NOW_TIMESTAMP)
+
+    assert later.confirmation_code != first.confirmation_code
+    assert other_user.confirmation_code != first.confirmation_code
 
 
 async def test_carry_out_deletes_data_and_completes(

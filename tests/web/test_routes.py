@@ -286,6 +286,44 @@ async def test_access_log_leaves_out_query(
     assert state not in caplog.text
 
 
+async def test_long_query_gets_414_without_echo(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    code = "AQB-secret-code-" + "x" * (9 * 1024)
+
+    response = await harness.client.get(f"/oauth/callback?code={code}&state=abc")
+    text = await response.text()
+
+    assert response.status == 414
+    assert "Address too long" in text
+    assert "AQB-secret-code" not in text
+    assert "AQB-secret-code" not in caplog.text
+
+
+async def test_long_header_gets_431_without_echo(harness: Harness) -> None:
+    response = await harness.client.get(
+        "/healthz", headers={"X-Filler": "secret-value-" + "y" * (9 * 1024)}
+    )
+    text = await response.text()
+
+    assert response.status == 431
+    assert "secret-value" not in text
+
+
+async def test_parser_rejection_logs_no_input(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Beyond aiohttp's own line limit its parser rejects the request before any middleware runs.
+    code = "AQB-secret-code-" + "x" * (70 * 1024)
+
+    with caplog.at_level(logging.DEBUG):
+        response = await harness.client.get(f"/oauth/callback?code={code}&state=abc")
+
+    assert response.status == 400
+    assert "AQB-secret-code" not in caplog.text
+    assert "Rejected a malformed HTTP request" in caplog.text
+
+
 # Meta callbacks
 
 
@@ -303,9 +341,14 @@ async def connect(storage: Storage, telegram_user_id: int, instagram_user_id: st
     )
 
 
-def signed(harness: Harness, user_id: str, secret: str | None = None) -> str:
+def signed(
+    harness: Harness, user_id: str, secret: str | None = None, issued_at: int | None = None
+) -> str:
+    """Sign a callback payload for the user, issued now by the harness clock by default."""
     app_secret = secret or harness.sandbox.state.client_secret
-    return build_signed_request({"user_id": user_id, "issued_at": 1736510400}, app_secret)
+    if issued_at is None:
+        issued_at = int(harness.clock.now.timestamp())
+    return build_signed_request({"user_id": user_id, "issued_at": issued_at}, app_secret)
 
 
 async def test_deauthorize_disconnects_account(harness: Harness) -> None:
@@ -370,6 +413,55 @@ async def test_data_deletion_returns_code_and_deletes(harness: Harness) -> None:
     assert page.status == 200
     assert "Data deleted" in await page.text()
     assert " UTC" in await page.text()
+
+
+@pytest.mark.parametrize("path", ["/instagram/deauthorize", "/instagram/data-deletion"])
+@pytest.mark.parametrize("age", [timedelta(days=8), timedelta(minutes=-10)])
+async def test_meta_callback_rejects_stale_request(
+    harness: Harness, path: str, age: timedelta
+) -> None:
+    await connect(harness.storage, USER_ID, DEMO_ID)
+    issued_at = int((harness.clock.now - age).timestamp())
+
+    response = await harness.client.post(
+        path, data={"signed_request": signed(harness, DEMO_ID, issued_at=issued_at)}
+    )
+    body = await response.json()
+
+    assert response.status == 400
+    assert "issued" in body["error"]
+    account = await harness.storage.get_account_for_user(USER_ID)
+    assert account is not None
+    assert account.status is AccountStatus.ACTIVE
+    assert await harness.storage.pending_deletion_requests() == []
+
+
+async def test_data_deletion_rejects_issued_at_one(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/instagram/data-deletion", data={"signed_request": signed(harness, DEMO_ID, issued_at=1)}
+    )
+
+    assert response.status == 400
+    assert await harness.storage.pending_deletion_requests() == []
+
+
+async def test_data_deletion_replay_returns_same_code(harness: Harness) -> None:
+    await connect(harness.storage, USER_ID, DEMO_ID)
+    form = {"signed_request": signed(harness, DEMO_ID)}
+
+    first = await harness.client.post("/instagram/data-deletion", data=form)
+    first_body = await first.json()
+    await harness.wait_for_deletions()
+    replay = await harness.client.post("/instagram/data-deletion", data=form)
+    replay_body = await replay.json()
+
+    assert first.status == 200
+    assert replay.status == 200
+    assert replay_body == first_body
+    assert harness.client.app[DELETION_TASKS] == set()
+    request = await harness.storage.get_deletion_request(first_body["confirmation_code"])
+    assert request is not None
+    assert request.completed_at is not None
 
 
 async def test_data_deletion_for_unknown_user(harness: Harness) -> None:
