@@ -12,7 +12,16 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import configure_logging
@@ -23,8 +32,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bot")
 
-# Exit statuses: a configuration or database problem found at start-up, and a Bot API
-# that cannot be reached or another failure.
+# Exit statuses. A configuration or database problem found at start-up, or a request that
+# the Bot API rejects, exits with 2. A Bot API that cannot be reached, or another failure,
+# exits with 1.
 EXIT_CONFIG_ERROR = 2
 EXIT_UNAVAILABLE = 1
 EXIT_INTERRUPTED = 130
@@ -32,6 +42,10 @@ EXIT_INTERRUPTED = 130
 # Token of the fake Bot API that --demo starts; it is not a real bot's token.
 DEMO_BOT_TOKEN = "123456:GRAMLINK-DEMO"
 DEMO_HTTP_HOST = "127.0.0.1"
+# The demo keeps its own database, so it never writes sandbox accounts into the bot's one.
+DEMO_DATABASE_URL = "sqlite:///data/demo.db"
+# Maximum length of the Bot API error description quoted in the one-line start-up error.
+MAX_QUOTED_DESCRIPTION = 200
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -51,7 +65,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--demo",
         action="store_true",
         help="run against a local fake Telegram with a web chat page and the Instagram "
-        "sandbox; no setting is needed",
+        "sandbox; no setting is needed. The .env file is not read, updates come by long "
+        "polling, and the database is sqlite:///data/demo.db unless DATABASE_URL is set in "
+        "the environment",
     )
     return parser.parse_args(argv)
 
@@ -73,11 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "configuration error: the Bot API rejected TELEGRAM_BOT_TOKEN; "
             "copy the token from @BotFather again"
         )
+    except BadRequest as exc:
+        # Caught before NetworkError, its base class in python-telegram-bot: the Bot API
+        # was reached and rejected a request, so retrying with the same settings fails again.
+        return _fail(_describe_rejection(exc))
+    except RetryAfter as exc:
+        return _fail(
+            f"the Bot API limits requests ({exc}); start again after that wait",
+            status=EXIT_UNAVAILABLE,
+        )
     except NetworkError as exc:
         return _fail(
             f"cannot reach the Bot API ({exc}); check TELEGRAM_API_URL and the network",
             status=EXIT_UNAVAILABLE,
         )
+    except TelegramError as exc:
+        return _fail(_describe_rejection(exc))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception:
@@ -113,11 +140,41 @@ async def _start_fake_telegram() -> FakeTelegram:
     return await run_playground(DEMO_BOT_TOKEN, host=DEMO_HTTP_HOST, port=0)
 
 
+def _describe_rejection(exc: TelegramError) -> str:
+    """Quote the Bot API's error description and name the setting that likely causes it."""
+    description = " ".join(exc.message.split())[:MAX_QUOTED_DESCRIPTION]
+    lowered = description.lower()
+    if isinstance(exc, Conflict):
+        hint = (
+            "another process uses TELEGRAM_BOT_TOKEN, or a webhook is still set for it; "
+            "stop the other process, or set TELEGRAM_WEBHOOK_SECRET for webhook mode"
+        )
+    elif isinstance(exc, EndPointNotFound) or "not found" in lowered:
+        hint = "check TELEGRAM_API_URL: it must be the Bot API root, without /bot<token>"
+    elif "secret" in lowered:
+        hint = "check TELEGRAM_WEBHOOK_SECRET"
+    elif "webhook" in lowered or "url" in lowered:
+        hint = (
+            "check PUBLIC_URL: webhook mode needs a public HTTPS address on port 443, 80, "
+            "88 or 8443"
+        )
+    elif isinstance(exc, Forbidden):
+        hint = "check TELEGRAM_BOT_TOKEN"
+    else:
+        hint = "check TELEGRAM_API_URL, TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET"
+    return f'the Bot API rejected a start-up request: "{description}"; {hint}'
+
+
 def _load(*, sandbox: bool, fake_telegram: FakeTelegram | None) -> Settings:
     overrides: dict[str, Any] = {"sandbox": True} if sandbox else {}
     if fake_telegram is None:
         return load_settings(**overrides)
 
+    # The demo ignores .env, which may hold a production PUBLIC_URL, DATABASE_URL or
+    # webhook secret, and always polls the fake Bot API.
+    overrides.update(_env_file=None, telegram_webhook_secret=None)
+    if not _environment_sets("DATABASE_URL"):
+        overrides["database_url"] = DEMO_DATABASE_URL
     settings = load_settings(
         **overrides,
         telegram_bot_token=fake_telegram.token,
@@ -143,6 +200,11 @@ def _load(*, sandbox: bool, fake_telegram: FakeTelegram | None) -> Settings:
         telegram_api_url=fake_telegram.api_url,
         **demo_values,
     )
+
+
+def _environment_sets(name: str) -> bool:
+    # Settings match environment variables without regard to case.
+    return any(key.upper() == name for key in os.environ)
 
 
 def _free_port(host: str) -> int:

@@ -145,7 +145,10 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings, turning the first validation problem into a one-line ConfigError."""
+    """Read settings, turning the first validation problem into a one-line ConfigError.
+
+    Overrides take precedence over the environment and `.env`; `_env_file=None` skips `.env`.
+    """
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -144,6 +144,19 @@ def test_settings_read_the_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -
     assert settings.redirect_uri == "https://bot.example.org/oauth/callback"
 
 
+def test_load_settings_can_skip_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    (tmp_path / ".env").write_text(
+        "TELEGRAM_BOT_TOKEN=123456:FROM-FILE\nPUBLIC_URL=https://bot.example.org/\n"
+        "TELEGRAM_WEBHOOK_SECRET=from-file\n"
+    )
+
+    settings = load_settings(_env_file=None, sandbox=True, telegram_bot_token="123456:DEMO")
+
+    assert settings.telegram_bot_token.get_secret_value() == "123456:DEMO"
+    assert settings.public_url_base == "http://localhost:8080"
+    assert settings.telegram_webhook_secret is None
+
+
 def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     set_required(monkeypatch)
     monkeypatch.setenv("LOG_LEVEL", "debug")

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from telegram.error import BadRequest, Conflict, NetworkError, TimedOut
 
+import bot.__main__ as entry_point
 from bot.__main__ import parse_args
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +89,105 @@ def test_parse_args_flags() -> None:
     assert parse_args([]).sandbox is False
     assert parse_args(["--sandbox"]).sandbox is True
     assert parse_args(["--demo"]).demo is True
+
+
+def run_failing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception
+) -> tuple[int, list[str]]:
+    """Run main() with a start-up that raises `error`; return the status and stderr lines."""
+
+    async def failing_run(*, demo: bool, sandbox: bool) -> None:
+        raise error
+
+    monkeypatch.setattr(entry_point, "_run", failing_run)
+    status = entry_point.main([])
+    return status, capsys.readouterr().err.splitlines()
+
+
+def test_bot_api_rejection_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = BadRequest("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+
+    status, lines = run_failing(monkeypatch, capsys, error)
+
+    assert status == 2
+    assert len(lines) == 1
+    assert '"Bad webhook: an https url must be provided for webhook"' in lines[0]
+    assert "check PUBLIC_URL" in lines[0]
+    assert "cannot reach" not in lines[0]
+
+
+def test_bot_api_conflict_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = Conflict("Conflict: terminated by other getUpdates request")
+
+    status, lines = run_failing(monkeypatch, capsys, error)
+
+    assert status == 2
+    assert len(lines) == 1
+    assert "TELEGRAM_BOT_TOKEN" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "error", [NetworkError("httpx.ConnectError: All connection attempts failed"), TimedOut()]
+)
+def test_unreachable_bot_api_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception
+) -> None:
+    status, lines = run_failing(monkeypatch, capsys, error)
+
+    assert status == 1
+    assert len(lines) == 1
+    assert "cannot reach the Bot API" in lines[0]
+
+
+@pytest.mark.e2e
+async def test_demo_ignores_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "TELEGRAM_WEBHOOK_SECRET=production-secret\n"
+        "PUBLIC_URL=https://gramlink.example.org\n"
+        "DATABASE_URL=sqlite:///production/gramlink.db\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--demo",
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        announcement = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        process.send_signal(signal.SIGTERM)
+        return_code = await asyncio.wait_for(process.wait(), timeout=15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert return_code == 0, log
+    assert announcement.startswith(b"Gramlink demo: open http://127.0.0.1:")
+    assert "(public URL http://127.0.0.1:" in log
+    assert "gramlink.example.org" not in log
+    assert "webhook" not in log.lower()
+    assert (tmp_path / "data" / "demo.db").exists()
+    assert not (tmp_path / "production").exists()
+
+
+def test_demo_help_mentions_env_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "The .env file is not read" in help_text
+    assert "sqlite:///data/demo.db" in help_text
 
 
 @pytest.mark.e2e
