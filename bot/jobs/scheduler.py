@@ -32,11 +32,18 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 
 @dataclass(frozen=True, slots=True)
 class JobReport:
-    """Summary of one job run for its log line: a short description and item counts."""
+    """Summary of one job run for its log line: a short description and item counts.
+
+    The labels name what the counts count, for example "posts delivered". An `idle` run,
+    one that found nothing to do, is logged at DEBUG instead of INFO.
+    """
 
     action: str
     succeeded: int = 0
     failed: int = 0
+    succeeded_label: str = "succeeded"
+    failed_label: str = "failed"
+    idle: bool = False
 
 
 JobFunction = Callable[[], Awaitable[JobReport]]
@@ -201,12 +208,15 @@ class JobScheduler:
                 # A failed run is logged and the job stays scheduled.
                 logger.exception("Job %s failed after %d ms", name, _elapsed_ms(started))
             else:
-                logger.info(
-                    "Job %s: %s; %d succeeded, %d failed in %d ms",
+                logger.log(
+                    logging.DEBUG if report.idle else logging.INFO,
+                    "Job %s: %s; %d %s, %d %s in %d ms",
                     name,
                     report.action,
                     report.succeeded,
+                    report.succeeded_label,
                     report.failed,
+                    report.failed_label,
                     _elapsed_ms(started),
                 )
             # A cancelled run is not recorded, so the next start runs that job promptly.

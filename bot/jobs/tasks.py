@@ -82,16 +82,26 @@ async def refresh_tokens(services: Services) -> JobReport:
 async def process_deletions(services: Services) -> JobReport:
     """Carry out pending data-deletion requests."""
     completed = await services.deletion.process_pending()
-    return JobReport(action=f"{completed} deletion requests completed", succeeded=completed)
+    # The job runs every 30 seconds and usually finds nothing, which is logged at DEBUG.
+    return JobReport(
+        action=f"{_count(completed, 'deletion request')} completed",
+        succeeded=completed,
+        idle=completed == 0,
+    )
 
 
 async def poll_subscriptions(services: Services) -> JobReport:
     """Check subscribed accounts for new posts and deliver them."""
     summary = await services.subscriptions.poll()
+    action = f"{_count(summary.accounts, 'account')} checked for {_count(summary.chats, 'chat')}"
+    if summary.accounts_failed:
+        action += f", {summary.accounts_failed} could not be read from Instagram"
     return JobReport(
-        action=f"{summary.accounts} accounts checked for {summary.chats} chats",
+        action=action,
         succeeded=summary.delivered,
         failed=summary.failed,
+        succeeded_label="posts delivered",
+        failed_label="deliveries failed",
     )
 
 
@@ -105,3 +115,7 @@ async def clean_up(services: Services, *, clock: Clock = utc_now) -> JobReport:
         action=f"{states} OAuth states and {sessions} browsing sessions purged",
         succeeded=states + sessions,
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

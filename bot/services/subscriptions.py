@@ -90,13 +90,15 @@ class UnsubscribeResult:
 
 @dataclass(frozen=True, slots=True)
 class PollSummary:
-    """Counts of one poll: accounts read, chats served, posts delivered and failed, seconds."""
+    """Counts of one poll: accounts checked, chats served, posts delivered and failed,
+    seconds, and accounts whose posts Instagram did not return."""
 
     accounts: int
     chats: int
     delivered: int
     failed: int
     duration: float
+    accounts_failed: int = 0
 
 
 def confirm_callback_data(account_id: int, requested_by: int) -> str:
@@ -258,13 +260,14 @@ class SubscriptionService:
             for subscription in subscriptions:
                 by_account[subscription.account_id].append(subscription)
 
-            delivered = failed = 0
+            delivered = failed = accounts_failed = 0
             for account_id, account_subscriptions in by_account.items():
-                account_delivered, account_failed = await self._poll_account(
-                    account_id, account_subscriptions
-                )
-                delivered += account_delivered
-                failed += account_failed
+                counts = await self._poll_account(account_id, account_subscriptions)
+                if counts is None:
+                    accounts_failed += 1
+                    continue
+                delivered += counts[0]
+                failed += counts[1]
 
             summary = PollSummary(
                 accounts=len(by_account),
@@ -272,6 +275,7 @@ class SubscriptionService:
                 delivered=delivered,
                 failed=failed,
                 duration=time.perf_counter() - started,
+                accounts_failed=accounts_failed,
             )
         if summary.delivered or summary.failed:
             logger.info(
@@ -285,7 +289,9 @@ class SubscriptionService:
 
     async def _poll_account(
         self, account_id: int, subscriptions: list[Subscription]
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int] | None:
+        """Deliver one account's new posts; return (delivered, failed), or None when
+        Instagram did not return the account's posts."""
         account = await self._storage.get_account(account_id)
         if (
             account is None
@@ -299,10 +305,10 @@ class SubscriptionService:
         except InvalidTokenError as exc:
             await self._storage.mark_needs_reconnect(account.id, error=str(exc), now=self._clock())
             logger.info("Account %s needs reconnecting: its token was rejected", account.id)
-            return 0, 0
+            return None
         except InstagramError as exc:
             logger.warning("Polling account %s failed: %s", account.id, exc)
-            return 0, 0
+            return None
 
         posts = _PreparedPosts(self._instagram, account, token)
         delivered = failed = 0

@@ -49,10 +49,11 @@ class FakeSubscriptions:
 
     def __init__(self) -> None:
         self.polls = 0
+        self.summary = PollSummary(accounts=2, chats=3, delivered=4, failed=1, duration=0.01)
 
     async def poll(self) -> PollSummary:
         self.polls += 1
-        return PollSummary(accounts=2, chats=3, delivered=4, failed=1, duration=0.01)
+        return self.summary
 
 
 @pytest.fixture
@@ -119,6 +120,8 @@ async def test_deletion_job_completes_pending_requests(storage: Storage) -> None
     report = await process_deletions(services)
 
     assert report.succeeded == 1
+    assert report.action == "1 deletion request completed"
+    assert report.idle is False
     request = await storage.get_deletion_request("del0000000000001")
     assert request is not None
     assert request.status is DeletionStatus.COMPLETED
@@ -133,6 +136,27 @@ async def test_poll_job_polls_subscriptions(storage: Storage) -> None:
     assert report.action == "2 accounts checked for 3 chats"
     assert report.succeeded == 4
     assert report.failed == 1
+    assert report.succeeded_label == "posts delivered"
+    assert report.failed_label == "deliveries failed"
+
+
+async def test_poll_job_counts_unreadable_accounts(storage: Storage) -> None:
+    services = make_services(storage)
+    subscriptions: FakeSubscriptions = services.subscriptions  # type: ignore[assignment]
+    subscriptions.summary = PollSummary(
+        accounts=1, chats=1, delivered=0, failed=0, duration=0.01, accounts_failed=1
+    )
+
+    report = await poll_subscriptions(services)
+
+    assert report.action == "1 account checked for 1 chat, 1 could not be read from Instagram"
+
+
+async def test_deletion_job_without_requests_is_idle(storage: Storage) -> None:
+    report = await process_deletions(make_services(storage))
+
+    assert report.idle is True
+    assert report.action == "0 deletion requests completed"
 
 
 async def test_cleanup_removes_old_states_and_sessions(storage: Storage) -> None:

@@ -184,6 +184,34 @@ async def test_job_run_logs_one_summary_line(
     assert summaries[0].endswith(" ms")
 
 
+@pytest.mark.parametrize(("idle", "level"), [(True, logging.DEBUG), (False, logging.INFO)])
+async def test_idle_run_logs_at_debug(
+    storage: Storage, caplog: pytest.LogCaptureFixture, idle: bool, level: int
+) -> None:
+    async def job() -> JobReport:
+        return JobReport(
+            action="looked around",
+            succeeded=0,
+            succeeded_label="items handled",
+            failed_label="items failed",
+            idle=idle,
+        )
+
+    scheduler = JobScheduler(storage)
+    scheduler.add_job("quiet", job, interval=timedelta(hours=1))
+
+    with caplog.at_level(logging.DEBUG, logger="bot.jobs.scheduler"):
+        scheduler.start()
+        try:
+            await wait_until(lambda: _last_run_after(storage, "quiet", hours_ago=1))
+        finally:
+            await scheduler.shutdown()
+
+    [summary] = [record for record in caplog.records if "looked around" in record.getMessage()]
+    assert summary.levelno == level
+    assert "looked around; 0 items handled, 0 items failed in " in summary.getMessage()
+
+
 async def test_finished_run_records_last_run(storage: Storage) -> None:
     before = datetime.now(UTC)
     job = CountingJob()

@@ -387,6 +387,7 @@ async def test_poll_invalid_token_marks_reconnect(
     account = await storage.get_account_for_user(OWNER)
 
     assert summary.delivered == 0
+    assert summary.accounts_failed == 1
     assert account is not None
     assert account.status is AccountStatus.NEEDS_RECONNECT
 
