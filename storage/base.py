@@ -234,9 +234,15 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def delete_account_for_user(self, telegram_user_id: int) -> bool:
+    async def delete_account_for_user(
+        self, telegram_user_id: int, *, account_id: int | None = None
+    ) -> bool:
         """Delete the user's account with its tokens, browsing state, cached files and
-        subscriptions; False if there was none."""
+        subscriptions; False if there was none.
+
+        With `account_id`, delete only when the user's account has that id, so a confirmation
+        asked about one account never removes the account that replaced it.
+        """
 
     @abc.abstractmethod
     async def delete_instagram_user_data(self, instagram_user_id: str) -> int:

@@ -512,17 +512,22 @@ class SQLiteStorage(Storage):
             )
             return cursor.rowcount
 
-    async def delete_account_for_user(self, telegram_user_id: int) -> bool:
+    async def delete_account_for_user(
+        self, telegram_user_id: int, *, account_id: int | None = None
+    ) -> bool:
         """Delete the user's account with its tokens, browsing state, cached files and
-        subscriptions; False if there was none.
+        subscriptions; False if there was none, or if it is not `account_id` when given.
 
         Cached files belong to the Instagram user, so they are removed even when another
         Telegram user still has the same Instagram account connected.
         """
+        condition = "telegram_user_id = ?"
+        parameters: tuple[int, ...] = (telegram_user_id,)
+        if account_id is not None:
+            condition += " AND id = ?"
+            parameters += (account_id,)
         async with self._write() as connection:
-            deleted = await _delete_accounts(
-                connection, "telegram_user_id = ?", (telegram_user_id,)
-            )
+            deleted = await _delete_accounts(connection, condition, parameters)
         return deleted > 0
 
     async def delete_instagram_user_data(self, instagram_user_id: str) -> int:

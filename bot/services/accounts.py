@@ -213,13 +213,9 @@ class AccountService:
         With `account_id`, only that account is deleted: False when the user has connected
         another account since the question was asked.
         """
-        if account_id is not None:
-            current = await self._storage.get_account_for_user(telegram_user_id)
-            if current is None or current.id != account_id:
-                return False
-        # NOTE: Storage deletes by Telegram user only, so a reconnect that lands between the
-        # check above and this call would be deleted instead of the account that was checked.
-        deleted = await self._storage.delete_account_for_user(telegram_user_id)
+        deleted = await self._storage.delete_account_for_user(
+            telegram_user_id, account_id=account_id
+        )
         if deleted:
             logger.info("User %s disconnected their Instagram account", telegram_user_id)
         return deleted

@@ -392,6 +392,20 @@ async def test_delete_account_for_user(storage: SQLiteStorage) -> None:
     assert await storage.count_accounts() == 1
 
 
+async def test_delete_account_for_user_checks_id(storage: SQLiteStorage) -> None:
+    account = await save_test_account(storage)
+
+    deleted_other = await storage.delete_account_for_user(
+        TELEGRAM_USER_ID, account_id=account.id + 1
+    )
+    assert deleted_other is False
+    assert await storage.get_account(account.id) == account
+
+    deleted_named = await storage.delete_account_for_user(TELEGRAM_USER_ID, account_id=account.id)
+    assert deleted_named is True
+    assert await storage.get_account(account.id) is None
+
+
 async def test_deleted_account_id_not_reused(storage: SQLiteStorage) -> None:
     first = await save_test_account(storage)
     await storage.delete_account_for_user(TELEGRAM_USER_ID)
