@@ -145,7 +145,7 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> bool:
-        """Return whether the database answers a trivial query."""
+        """Return whether the database completes a trivial query."""
 
     # Telegram users
 
@@ -332,7 +332,7 @@ class Storage(abc.ABC):
     async def subscribe(
         self, *, chat_id: int, account_id: int, subscribed_by: int, now: datetime
     ) -> tuple[Subscription, bool]:
-        """Create or reactivate a subscription; the flag says whether anything changed."""
+        """Create or reactivate a subscription; the flag is True when anything changed."""
 
     @abc.abstractmethod
     async def unsubscribe(self, *, chat_id: int, account_id: int) -> bool:

@@ -1,4 +1,4 @@
-"""What the bot does, kept free of handler and web-server types.
+"""Services: the bot's behaviour, kept free of handler and web-server types.
 
 Handlers, web routes and jobs receive one `Services` object and call into it.
 """
