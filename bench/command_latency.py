@@ -42,7 +42,7 @@ from bot.app import GramlinkApp
 from bot.clock import utc_now
 from bot.playground import FakeTelegram
 from bot.playground.calls import RecordedCall
-from bot.services.delivery import DEFAULT_WINDOW_MARGIN
+from bot.services.pacing import DEFAULT_WINDOW_MARGIN
 
 __all__ = ["run"]
 

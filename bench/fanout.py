@@ -38,12 +38,8 @@ from bot.clock import utc_now
 from bot.instagram import InstagramClient
 from bot.playground import FakeTelegram
 from bot.playground.errors import BotApiError
-from bot.services.delivery import (
-    DEFAULT_WINDOW_MARGIN,
-    DeliveryService,
-    GovernorRateLimiter,
-    SendGovernor,
-)
+from bot.services.delivery import DeliveryService
+from bot.services.pacing import DEFAULT_WINDOW_MARGIN, GovernorRateLimiter, SendGovernor
 from bot.services.subscriptions import SubscriptionService
 from storage import Storage, open_storage
 

@@ -27,7 +27,8 @@ from bench.fake_thread import BENCH_BOT_TOKEN
 from bench.report import Figure
 from bot.playground import FakeTelegram
 from bot.services.albums import MAX_ALBUM_SIZE, MediaFile, MediaKind
-from bot.services.delivery import DeliveryService, SendGovernor
+from bot.services.delivery import DeliveryService
+from bot.services.pacing import SendGovernor
 from storage import Storage, open_storage
 
 __all__ = ["run"]

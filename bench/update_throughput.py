@@ -40,7 +40,7 @@ from bench.gramlink_app import bench_settings
 from bench.report import Figure
 from bot.app import TELEGRAM_MAX_RETRIES, create_app
 from bot.playground import FakeTelegram
-from bot.services.delivery import GovernorRateLimiter
+from bot.services.pacing import GovernorRateLimiter
 
 __all__ = ["run"]
 

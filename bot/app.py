@@ -28,7 +28,7 @@ from bot.handlers import SERVICES_KEY, register_handlers
 from bot.handlers.texts import BOT_COMMANDS
 from bot.instagram import InstagramClient
 from bot.services import Services
-from bot.services.delivery import GovernorRateLimiter, SendGovernor
+from bot.services.pacing import GovernorRateLimiter, SendGovernor
 from bot.web import WebContext, WebhookTarget, create_web_app
 from storage import open_storage
 

@@ -14,7 +14,8 @@ from telegram import Bot
 
 from bot.playground import FakeTelegram
 from bot.services.albums import MediaFile, MediaKind
-from bot.services.delivery import DeliveryService, DeliveryStatus, SendGovernor
+from bot.services.delivery import DeliveryService, DeliveryStatus
+from bot.services.pacing import SendGovernor
 from storage import Storage, open_storage
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

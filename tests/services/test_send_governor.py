@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.services.delivery import GovernorRateLimiter, SendGovernor
+from bot.services.pacing import GovernorRateLimiter, SendGovernor
 
 PRIVATE_CHAT = 2001
 GROUP_CHAT = -100200

@@ -16,7 +16,8 @@ from telegram import Bot
 
 from bot.instagram import MediaItem
 from bot.playground import FakeTelegram
-from bot.services.delivery import DeliveryService, SendGovernor
+from bot.services.delivery import DeliveryService
+from bot.services.pacing import SendGovernor
 from bot.services.subscriptions import (
     SubscribeStatus,
     SubscriptionService,
