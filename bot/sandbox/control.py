@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.content import SandboxMediaType
+from bot.sandbox.content import SandboxAccount, SandboxMediaType
 from bot.sandbox.keys import SANDBOX_STATE
+from bot.sandbox.state import SandboxState
 
 __all__ = ["ControlRequestError", "add_control_routes"]
 
@@ -38,6 +39,14 @@ def _integer(body: dict[str, Any], name: str, *, default: int | None = None) -> 
     return value
 
 
+def _account(state: SandboxState, body: dict[str, Any]) -> SandboxAccount:
+    """Look up the account that `body["account"]` names by user id or username."""
+    account = state.account(str(body.get("account", "")))
+    if account is None:
+        raise ControlRequestError("account must be a sandbox user id or username")
+    return account
+
+
 def _media_type(value: Any, name: str) -> SandboxMediaType:
     try:
         return SandboxMediaType(value)
@@ -50,9 +59,7 @@ async def add_post(request: web.Request) -> web.Response:
     """Publish a new post on an account: {"account", "media_type", "caption", "children"}."""
     state = request.app[SANDBOX_STATE]
     body = await _json_body(request)
-    account = state.account(str(body.get("account", "")))
-    if account is None:
-        raise ControlRequestError("account must be a sandbox user id or username")
+    account = _account(state, body)
     media_type = _media_type(body.get("media_type", "IMAGE"), "media_type")
     caption = body.get("caption")
     if caption is not None and not isinstance(caption, str):
@@ -90,9 +97,7 @@ async def revoke(request: web.Request) -> web.Response:
     """Invalidate every token of an account, so Graph calls fail with code 190."""
     state = request.app[SANDBOX_STATE]
     body = await _json_body(request)
-    account = state.account(str(body.get("account", "")))
-    if account is None:
-        raise ControlRequestError("account must be a sandbox user id or username")
+    account = _account(state, body)
     return web.json_response({"account": account.id, "revoked": state.revoke(account.id)})
 
 

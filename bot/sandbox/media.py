@@ -60,24 +60,26 @@ def _image_for(account: SandboxAccount, media: SandboxMedia, parent: SandboxMedi
     return render_image(label, seed, caption=f"@{account.username}", play_icon=is_video)
 
 
-async def serve_image(request: web.Request) -> web.Response:
-    """Serve the JPEG of an image post or image carousel child."""
+def _jpeg_response(
+    request: web.Request, media_type: SandboxMediaType, wrong_type_text: str
+) -> web.Response:
+    """Build the JPEG response of the requested media, or raise 404 if it is not `media_type`."""
     _check_signature(request)
     account, media, parent = _find(request.app[SANDBOX_STATE], request.match_info["media_id"])
-    if media.media_type is not SandboxMediaType.IMAGE:
-        raise web.HTTPNotFound(text="Media is not an image")
+    if media.media_type is not media_type:
+        raise web.HTTPNotFound(text=wrong_type_text)
     body = _image_for(account, media, parent)
     return web.Response(body=body, content_type="image/jpeg", headers=_CACHE_HEADERS)
+
+
+async def serve_image(request: web.Request) -> web.Response:
+    """Serve the JPEG of an image post or image carousel child."""
+    return _jpeg_response(request, SandboxMediaType.IMAGE, "Media is not an image")
 
 
 async def serve_thumbnail(request: web.Request) -> web.Response:
     """Serve the thumbnail JPEG of a video."""
-    _check_signature(request)
-    account, media, parent = _find(request.app[SANDBOX_STATE], request.match_info["media_id"])
-    if media.media_type is not SandboxMediaType.VIDEO:
-        raise web.HTTPNotFound(text="Media is not a video")
-    body = _image_for(account, media, parent)
-    return web.Response(body=body, content_type="image/jpeg", headers=_CACHE_HEADERS)
+    return _jpeg_response(request, SandboxMediaType.VIDEO, "Media is not a video")
 
 
 async def serve_video(request: web.Request) -> web.Response:
