@@ -17,21 +17,18 @@ scaled rate for the first figure to measure the limiting and not the bot.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 from telegram.ext import ExtBot
 
 from bench.fake_feed import FakeFeed
 from bench.fake_thread import BENCH_BOT_TOKEN
-from bench.gramlink_app import BENCH_CLIENT_ID, BENCH_CLIENT_SECRET
+from bench.gramlink_app import BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, temporary_storage
 from bench.report import Figure
 from bot.app import TELEGRAM_MAX_RETRIES
 from bot.clock import utc_now
@@ -41,7 +38,7 @@ from bot.playground.errors import BotApiError
 from bot.services.delivery import DeliveryService
 from bot.services.pacing import DEFAULT_WINDOW_MARGIN, GovernorRateLimiter, SendGovernor
 from bot.services.subscriptions import SubscriptionService
-from storage import Storage, open_storage
+from storage import Storage
 
 __all__ = ["ScaledFloodControl", "run"]
 
@@ -203,21 +200,12 @@ async def run(*, smoke: bool) -> list[Figure]:
     feed = FakeFeed(media_count=5, carousel_every=0)
     await telegram.start()
     await feed.start()
-    storage: Storage | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="gramlink-bench-") as directory:
-            storage = await open_storage(
-                f"sqlite:///{Path(directory) / 'fanout.db'}",
-                encryption_key=Fernet.generate_key().decode(),
-            )
+        async with temporary_storage("fanout.db") as storage:
             await _subscribe_groups(storage, telegram, chats)
             limited = await _fan_out(storage, telegram, feed, chats, limited=True)
             unlimited = await _fan_out(storage, telegram, feed, chats, limited=False)
-            await storage.close()
-            storage = None
     finally:
-        if storage is not None:
-            await storage.close()
         await feed.stop()
         await telegram.stop()
 

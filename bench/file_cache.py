@@ -13,23 +13,20 @@ pace of both rounds and hide what the cache saves.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-from cryptography.fernet import Fernet
 from telegram import Bot
 
 from bench.fake_feed import FakeFeed
 from bench.fake_thread import BENCH_BOT_TOKEN
+from bench.gramlink_app import temporary_storage
 from bench.report import Figure
 from bot.playground import FakeTelegram
 from bot.services.albums import MAX_ALBUM_SIZE, MediaFile, MediaKind
 from bot.services.delivery import DeliveryService
 from bot.services.pacing import SendGovernor
-from storage import Storage, open_storage
 
 __all__ = ["run"]
 
@@ -97,28 +94,22 @@ async def run(*, smoke: bool) -> list[Figure]:
         base_url=f"{telegram.api_url}/bot",
         base_file_url=f"{telegram.api_url}/file/bot",
     )
-    storage: Storage | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="gramlink-bench-") as directory:
-            storage = await open_storage(
-                f"sqlite:///{Path(directory) / 'file-cache.db'}",
-                encryption_key=Fernet.generate_key().decode(),
+        async with (
+            temporary_storage("file-cache.db") as storage,
+            bot,
+            httpx.AsyncClient(timeout=30.0) as http_client,
+        ):
+            delivery = DeliveryService(
+                bot,
+                storage=storage,
+                http_client=http_client,
+                governor=SendGovernor(overall_rate=1_000_000, group_rate=1_000_000),
             )
-            async with bot, httpx.AsyncClient(timeout=30.0) as http_client:
-                delivery = DeliveryService(
-                    bot,
-                    storage=storage,
-                    http_client=http_client,
-                    governor=SendGovernor(overall_rate=1_000_000, group_rate=1_000_000),
-                )
-                by_url = await _two_rounds(delivery, telegram, _albums(feed, count, "9100"))
-                telegram.url_fetch_fails = True
-                by_upload = await _two_rounds(delivery, telegram, _albums(feed, count, "9200"))
-            await storage.close()
-            storage = None
+            by_url = await _two_rounds(delivery, telegram, _albums(feed, count, "9100"))
+            telegram.url_fetch_fails = True
+            by_upload = await _two_rounds(delivery, telegram, _albums(feed, count, "9200"))
     finally:
-        if storage is not None:
-            await storage.close()
         await feed.stop()
         await telegram.stop()
 

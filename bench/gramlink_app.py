@@ -1,8 +1,10 @@
-"""Settings and a running in-process Gramlink bot, pointed at loopback fakes only."""
+"""Settings, a running in-process Gramlink bot pointed at loopback fakes only, and a
+throwaway database."""
 
 from __future__ import annotations
 
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,8 +14,16 @@ from cryptography.fernet import Fernet
 
 from bot.app import GramlinkApp, create_app
 from bot.config import Settings
+from storage import Storage, open_storage
 
-__all__ = ["BENCH_CLIENT_ID", "BENCH_CLIENT_SECRET", "bench_settings", "free_port", "running_bot"]
+__all__ = [
+    "BENCH_CLIENT_ID",
+    "BENCH_CLIENT_SECRET",
+    "bench_settings",
+    "free_port",
+    "running_bot",
+    "temporary_storage",
+]
 
 BENCH_CLIENT_ID = "1000000000000001"
 BENCH_CLIENT_SECRET = "bench-app-secret"
@@ -78,3 +88,18 @@ async def running_bot(**options: Any) -> AsyncIterator[GramlinkApp]:
         yield app
     finally:
         await app.stop()
+
+
+@asynccontextmanager
+async def temporary_storage(filename: str) -> AsyncIterator[Storage]:
+    """Open a migrated SQLite database in a temporary directory, and close it before the
+    directory is removed."""
+    with tempfile.TemporaryDirectory(prefix="gramlink-bench-") as directory:
+        storage = await open_storage(
+            f"sqlite:///{Path(directory) / filename}",
+            encryption_key=Fernet.generate_key().decode(),
+        )
+        try:
+            yield storage
+        finally:
+            await storage.close()
