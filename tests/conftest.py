@@ -1,5 +1,6 @@
 """Fixtures shared by every test package.
 
+- `timedelta_retry_after` (autouse): sets PTB_TIMEDELTA for the test.
 - `encryption_key`: a fresh Fernet key.
 - `storage`: a migrated in-memory database.
 - `make_settings`: builds `Settings` with test values and no `.env` file.
@@ -41,6 +42,12 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 TEST_BOT_TOKEN = "123456:TEST-token_value"
 TEST_CLIENT_ID = "test-app-id"
 TEST_CLIENT_SECRET = "test-app-secret"
+
+
+@pytest.fixture(autouse=True)
+def timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PTB 22 warns on every RetryAfter unless it may use timedelta, and warnings are errors.
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
 
 
 @pytest.fixture

@@ -24,12 +24,6 @@ MAX_CALLBACK_DATA_BYTES = 64
 WAIT_SECONDS = 10.0
 
 
-@pytest.fixture(autouse=True)
-def timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns on every RetryAfter unless it may use timedelta, and warnings are errors.
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 @pytest.fixture
 async def app(running_app: GramlinkApp, fake_telegram: FakeTelegram) -> GramlinkApp:
     await connect_user(running_app, fake_telegram, USER_ID)

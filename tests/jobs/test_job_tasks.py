@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
-from cryptography.fernet import Fernet
 
 from bot.config import Settings
 from bot.jobs import create_scheduler
@@ -26,7 +22,7 @@ from bot.services import Services
 from bot.services.deletion import DeletionService
 from bot.services.refresh import SweepSummary
 from bot.services.subscriptions import PollSummary
-from storage import DeletionStatus, OAuthStateClaim, Storage, open_storage
+from storage import DeletionStatus, OAuthStateClaim, Storage
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -54,17 +50,6 @@ class FakeSubscriptions:
     async def poll(self) -> PollSummary:
         self.polls += 1
         return self.summary
-
-
-@pytest.fixture
-async def storage() -> AsyncIterator[Storage]:
-    storage = await open_storage(
-        "sqlite:///:memory:", encryption_key=Fernet.generate_key().decode()
-    )
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def make_settings(**overrides: Any) -> Settings:

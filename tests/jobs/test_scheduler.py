@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.jobs import JobReport, JobScheduler
-from storage import Storage, open_storage
+from storage import Storage
 
 WAIT_TIMEOUT = 5.0
-
-
-@pytest.fixture
-async def storage() -> AsyncIterator[Storage]:
-    storage = await open_storage(
-        "sqlite:///:memory:", encryption_key=Fernet.generate_key().decode()
-    )
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 class CountingJob:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from instagram_stub import MediaHost
 from telegram import Bot
 
@@ -16,7 +15,7 @@ from bot.playground import FakeTelegram
 from bot.services.albums import MediaFile, MediaKind
 from bot.services.delivery import DeliveryService, DeliveryStatus
 from bot.services.pacing import SendGovernor
-from storage import Storage, open_storage
+from storage import Storage
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 USER_ID = 2001
@@ -32,12 +31,6 @@ class RecordingSleep:
         self.waits.append(seconds)
 
 
-@pytest.fixture(autouse=True)
-def timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns on every RetryAfter unless it may use timedelta, and warnings are errors.
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
@@ -45,22 +38,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     fake.add_group(GROUP_ID, "Hikers", admins=[USER_ID])
     yield fake
     await fake.stop()
-
-
-@pytest.fixture
-async def media_host() -> AsyncIterator[MediaHost]:
-    host = MediaHost()
-    await host.start()
-    yield host
-    await host.stop()
-
-
-@pytest.fixture
-async def storage() -> AsyncIterator[Storage]:
-    key = Fernet.generate_key().decode()
-    storage = await open_storage("sqlite:///:memory:", encryption_key=key)
-    yield storage
-    await storage.close()
 
 
 @pytest.fixture
@@ -104,6 +81,23 @@ def video(host: MediaHost, media_id: str, *, name: str | None = None, post_id: s
         owner_id=OWNER_ID,
         post_id=post_id or media_id,
         thumbnail_url=f"{host.base_url}/media/{media_id}-thumb.jpg",
+    )
+
+
+async def subscribe_group(storage: Storage) -> None:
+    """Connect the Instagram account of `USER_ID` and subscribe `GROUP_ID` to it."""
+    account = await storage.save_account(
+        telegram_user_id=USER_ID,
+        instagram_user_id=OWNER_ID,
+        username="fake.user",
+        account_type="BUSINESS",
+        access_token="IGAAfake",
+        token_issued_at=NOW,
+        token_expires_at=NOW + timedelta(days=60),
+        now=NOW,
+    )
+    await storage.subscribe(
+        chat_id=GROUP_ID, account_id=account.id, subscribed_by=USER_ID, now=NOW
     )
 
 
@@ -251,19 +245,7 @@ async def test_send_album_long_retry_after_gives_up(
 async def test_send_album_follows_chat_migration(
     delivery: DeliveryService, fake: FakeTelegram, media_host: MediaHost, storage: Storage
 ) -> None:
-    account = await storage.save_account(
-        telegram_user_id=USER_ID,
-        instagram_user_id=OWNER_ID,
-        username="fake.user",
-        account_type="BUSINESS",
-        access_token="IGAAfake",
-        token_issued_at=NOW,
-        token_expires_at=NOW + timedelta(days=60),
-        now=NOW,
-    )
-    await storage.subscribe(
-        chat_id=GROUP_ID, account_id=account.id, subscribed_by=USER_ID, now=NOW
-    )
+    await subscribe_group(storage)
     fake.migrate_group(GROUP_ID, -1009000)
 
     result = await delivery.send_album(
@@ -279,19 +261,7 @@ async def test_send_album_follows_chat_migration(
 async def test_send_album_forbidden_deactivates_chat(
     delivery: DeliveryService, fake: FakeTelegram, media_host: MediaHost, storage: Storage
 ) -> None:
-    account = await storage.save_account(
-        telegram_user_id=USER_ID,
-        instagram_user_id=OWNER_ID,
-        username="fake.user",
-        account_type="BUSINESS",
-        access_token="IGAAfake",
-        token_issued_at=NOW,
-        token_expires_at=NOW + timedelta(days=60),
-        now=NOW,
-    )
-    await storage.subscribe(
-        chat_id=GROUP_ID, account_id=account.id, subscribed_by=USER_ID, now=NOW
-    )
+    await subscribe_group(storage)
     fake.block_bot(GROUP_ID)
 
     result = await delivery.send_album(GROUP_ID, [photo(media_host, "901")])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,15 +18,6 @@ USER_ID = 1001
 OTHER_USER_ID = 1002
 TOKEN = "IGAAfake-token-one"
 OTHER_TOKEN = "IGAAfake-token-two"
-
-
-@pytest.fixture
-async def storage() -> AsyncIterator[Storage]:
-    storage = await open_storage(
-        "sqlite:///:memory:", encryption_key=Fernet.generate_key().decode()
-    )
-    yield storage
-    await storage.close()
 
 
 async def connect(storage: Storage, user_id: int, token: str, instagram_user_id: str) -> None:

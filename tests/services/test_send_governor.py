@@ -43,12 +43,6 @@ class StuckTime(FakeTime):
         await asyncio.Event().wait()
 
 
-@pytest.fixture(autouse=True)
-def timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns on every RetryAfter unless it may use timedelta, and warnings are errors.
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 def governor(time: FakeTime, **limits: Any) -> SendGovernor:
     options: dict[str, Any] = {"window_margin": 0.0, **limits}
     return SendGovernor(clock=time.clock, sleep=time.sleep, **options)

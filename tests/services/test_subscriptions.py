@@ -45,12 +45,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(autouse=True)
-def timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns on every RetryAfter unless it may use timedelta, and warnings are errors.
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
@@ -59,14 +53,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     fake.add_group(SECOND_GROUP_ID, "Climbers", admins=[ADMIN])
     yield fake
     await fake.stop()
-
-
-@pytest.fixture
-async def media_host() -> AsyncIterator[MediaHost]:
-    host = MediaHost()
-    await host.start()
-    yield host
-    await host.stop()
 
 
 @pytest.fixture
