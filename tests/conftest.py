@@ -1,6 +1,7 @@
 """Fixtures shared by every test package.
 
-- `timedelta_retry_after` (autouse): sets PTB_TIMEDELTA for the test.
+- `timedelta_retry_after` (autouse): sets PTB_TIMEDELTA=1 in every test, even where the
+  shell sets it to false.
 - `encryption_key`: a fresh Fernet key.
 - `storage`: a migrated in-memory database.
 - `make_settings`: builds `Settings` with test values and no `.env` file.
