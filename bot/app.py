@@ -240,7 +240,7 @@ class GramlinkApp:
         # Every chat-bound Bot API call, album items counted one by one, goes through one
         # sliding-window governor. PTB's AIORateLimiter is not used: its leaky buckets hold as
         # many messages as their rate, so after a pause they pass up to twice the rate within
-        # one window and Telegram answers 429. DeliveryService gets no governor of its own.
+        # one window and Telegram returns 429. DeliveryService gets no governor of its own.
         rate_limiter = self._rate_limiter or GovernorRateLimiter(
             SendGovernor(), max_retries=TELEGRAM_MAX_RETRIES
         )
@@ -334,11 +334,11 @@ class GramlinkApp:
             drop_pending_updates=False,
         )
         self._accepting_updates = True
-        self._stack.callback(self._refuse_updates)
+        self._stack.callback(self._stop_accepting_updates)
         # The webhook stays registered while the bot is down, so Telegram keeps the updates.
         logger.info("Telegram: webhook set to %s", url)
 
-    def _refuse_updates(self) -> None:
+    def _stop_accepting_updates(self) -> None:
         self._accepting_updates = False
 
     async def _deliver_update(self, application: AnyApplication, data: dict[str, Any]) -> bool:

@@ -534,7 +534,7 @@ class SQLiteStorage(Storage):
         """Delete every row about this Instagram user in one transaction; return the
         number of accounts removed.
 
-        Deletion requests stay, because their status page must keep answering.
+        Deletion requests stay, because their status page must keep working.
         """
         async with self._write() as connection:
             deleted = await _delete_accounts(
@@ -739,8 +739,8 @@ class SQLiteStorage(Storage):
         Keys without a cached file_id are missing from the result. Many keys are read in
         chunks, so each statement stays within SQLite's limit on parameters.
         """
-        wanted = set(keys)
-        media_ids = sorted({media_id for media_id, _ in wanted})
+        requested = set(keys)
+        media_ids = sorted({media_id for media_id, _ in requested})
         found: dict[tuple[str, str], str] = {}
         async with self._read() as connection:
             for start in range(0, len(media_ids), _MAX_PARAMETERS):
@@ -752,7 +752,7 @@ class SQLiteStorage(Storage):
                     f"WHERE media_id IN ({placeholders})"
                 )
                 for media_id, kind, file_id in await connection.execute_fetchall(sql, chunk):
-                    if (media_id, kind) in wanted:
+                    if (media_id, kind) in requested:
                         found[media_id, kind] = str(file_id)
         return found
 

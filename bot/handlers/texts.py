@@ -193,7 +193,7 @@ def media_page_text(username: str | None, page: int) -> str:
 
 
 def rate_limited_text(retry_after: float | None) -> str:
-    """Answer when Instagram limits the requests, with the wait when it is known."""
+    """Return the reply for a rate-limited Instagram request, with the wait when it is known."""
     if retry_after is None or retry_after <= 0:
         return "Instagram asks us to slow down. Please try again in a few minutes."
     minutes = max(1, math.ceil(retry_after / 60))
@@ -241,7 +241,7 @@ def subscribed_text(username: str) -> str:
 
 
 def already_subscribed_text(username: str) -> str:
-    """Answer when the group already receives an account's posts."""
+    """Return the reply when the group already receives an account's posts."""
     return f"This group already receives new posts of <b>@{html.escape(username)}</b>."
 
 
