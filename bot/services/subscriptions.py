@@ -17,7 +17,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.clock import Clock, utc_now
-from bot.instagram import InstagramClient, InstagramError, InvalidTokenError, MediaItem
+from bot.instagram import (
+    InstagramClient,
+    InstagramError,
+    InvalidTokenError,
+    MediaItem,
+    MediaPage,
+)
 from bot.services.albums import AlbumPlan, MediaFile, UrlRefresher, build_albums, needs_children
 from bot.services.delivery import DeliveryService, DeliveryStatus
 from storage import Account, AccountStatus, Storage, Subscription
@@ -37,9 +43,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CONFIRM_CALLBACK_PREFIX = "sc"
-# Newest posts read per account and poll; more new posts than this between two polls
-# are not delivered.
+# Posts per page of an account's media read by a poll.
 POLL_PAGE_SIZE = 25
+# Pages read per account and poll, so one account's backlog costs a bounded number of
+# Instagram requests, which Instagram rate-limits.
+# NOTE: when more than MAX_POLL_PAGES * page size posts appear between two polls, the
+# oldest of them are never delivered.
+MAX_POLL_PAGES = 4
 
 TOO_LARGE_NOTE = (
     "A video of this post is too large for a bot to send. "
@@ -248,10 +258,11 @@ class SubscriptionService:
     async def poll(self) -> PollSummary:
         """Deliver new posts of every subscribed account to its chats.
 
-        Each account's newest posts are read once, however many chats follow it. The
-        first poll of a new subscription records the posts published before it started as
-        delivered instead of sending the back catalogue. Overlapping calls wait for each
-        other.
+        Each account's posts are read once, however many chats follow it: the newest
+        page, then older pages while every post on the last page is still new to some
+        chat, up to MAX_POLL_PAGES pages. The first poll of a new subscription records
+        the posts published before it started as delivered instead of sending the back
+        catalogue. Overlapping calls wait for each other.
         """
         async with self._poll_lock:
             started = time.perf_counter()
@@ -300,22 +311,51 @@ class SubscriptionService:
         ):
             return 0, 0
         token = account.access_token
-        try:
-            page = await self._instagram.media_page(token, limit=self._page_size)
-        except InvalidTokenError as exc:
-            await self._storage.mark_needs_reconnect(account.id, error=str(exc), now=self._clock())
-            logger.info("Account %s needs reconnecting: its token was rejected", account.id)
-            return None
-        except InstagramError as exc:
-            logger.warning("Polling account %s failed: %s", account.id, exc)
+        page = await self._read_page(account, token, after=None)
+        if page is None:
             return None
 
-        posts = _PreparedPosts(self._instagram, account, token)
         delivered = failed = 0
+        ready: list[Subscription] = []
         for subscription in subscriptions:
+            if subscription.baseline_done:
+                ready.append(subscription)
+                continue
+            try:
+                await self._mark_baseline(subscription, account, page.items)
+            except Exception:
+                # One chat's unexpected failure must not keep the other chats waiting.
+                logger.exception(
+                    "Marking existing posts of account %s in chat %s failed",
+                    account.id,
+                    subscription.chat_id,
+                )
+                failed += 1
+                continue
+            ready.append(subscription)
+
+        newest_first = list(page.items)
+        pages_read = 1
+        while (
+            pages_read < MAX_POLL_PAGES
+            and page.has_next
+            and page.after is not None
+            and await self._all_unseen(page.items, ready)
+        ):
+            # A later page that fails skips the account this time, because delivering
+            # only the newer posts would make the next poll stop before the older ones.
+            next_page = await self._read_page(account, token, after=page.after)
+            if next_page is None:
+                return None
+            page = next_page
+            pages_read += 1
+            newest_first.extend(page.items)
+
+        posts = _PreparedPosts(self._instagram, account, token)
+        for subscription in ready:
             try:
                 chat_delivered, chat_failed = await self._poll_chat(
-                    subscription, account, page.items, posts
+                    subscription, account, tuple(newest_first), posts
                 )
             except Exception:
                 # One chat's unexpected failure must not keep the other chats waiting.
@@ -329,6 +369,62 @@ class SubscriptionService:
             failed += chat_failed
         return delivered, failed
 
+    async def _read_page(
+        self, account: Account, token: str, after: str | None
+    ) -> MediaPage | None:
+        """Fetch one page of the account's posts, or return None after logging why it failed.
+
+        A rejected token marks the account as needing to reconnect.
+        """
+        try:
+            return await self._instagram.media_page(token, after=after, limit=self._page_size)
+        except InvalidTokenError as exc:
+            await self._storage.mark_needs_reconnect(account.id, error=str(exc), now=self._clock())
+            logger.info("Account %s needs reconnecting: its token was rejected", account.id)
+        except InstagramError as exc:
+            logger.warning("Polling account %s failed: %s", account.id, exc)
+        return None
+
+    async def _all_unseen(
+        self, posts: tuple[MediaItem, ...], subscriptions: list[Subscription]
+    ) -> bool:
+        """Return whether every post is still undelivered to at least one of the chats.
+
+        While this holds, older pages may contain new posts too.
+        """
+        if not posts or not subscriptions:
+            return False
+        for post in posts:
+            if not await self._is_new_to_any_chat(post, subscriptions):
+                return False
+        return True
+
+    async def _is_new_to_any_chat(
+        self, post: MediaItem, subscriptions: list[Subscription]
+    ) -> bool:
+        for subscription in subscriptions:
+            if _published_before(post, subscription):
+                continue
+            if not await self._storage.is_delivered(subscription.chat_id, post.id):
+                return True
+        return False
+
+    async def _mark_baseline(
+        self, subscription: Subscription, account: Account, newest_first: tuple[MediaItem, ...]
+    ) -> None:
+        """Record the posts published before the subscription as delivered to its chat."""
+        chat_id = subscription.chat_id
+        for post in newest_first:
+            if _published_before(post, subscription):
+                await self._storage.record_delivery(
+                    subscription_id=subscription.id,
+                    chat_id=chat_id,
+                    media_id=post.id,
+                    now=self._clock(),
+                )
+        await self._storage.mark_subscription_baseline(subscription.id)
+        logger.info("Chat %s: marked existing posts of account %s", chat_id, account.id)
+
     async def _poll_chat(
         self,
         subscription: Subscription,
@@ -337,18 +433,6 @@ class SubscriptionService:
         posts: _PreparedPosts,
     ) -> tuple[int, int]:
         chat_id = subscription.chat_id
-        if not subscription.baseline_done:
-            for post in newest_first:
-                if _published_before(post, subscription):
-                    await self._storage.record_delivery(
-                        subscription_id=subscription.id,
-                        chat_id=chat_id,
-                        media_id=post.id,
-                        now=self._clock(),
-                    )
-            await self._storage.mark_subscription_baseline(subscription.id)
-            logger.info("Chat %s: marked existing posts of account %s", chat_id, account.id)
-
         delivered = failed = 0
         for post in reversed(newest_first):
             if _published_before(post, subscription):

@@ -19,6 +19,8 @@ from bot.playground import FakeTelegram
 from bot.services.delivery import DeliveryService
 from bot.services.pacing import SendGovernor
 from bot.services.subscriptions import (
+    MAX_POLL_PAGES,
+    POLL_PAGE_SIZE,
     SubscribeStatus,
     SubscriptionService,
     UnsubscribeStatus,
@@ -111,6 +113,7 @@ def build_service(
     instagram: StubInstagram,
     http_client: httpx.AsyncClient,
     clock: Clock,
+    page_size: int = POLL_PAGE_SIZE,
 ) -> SubscriptionService:
     delivery = DeliveryService(
         bot,
@@ -125,6 +128,7 @@ def build_service(
         instagram=instagram,  # type: ignore[arg-type]
         delivery=delivery,
         clock=clock,
+        page_size=page_size,
     )
 
 
@@ -324,6 +328,64 @@ async def test_poll_after_restart_sends_no_duplicates(
 
     assert summary.delivered == 0
     assert sent_to(fake, GROUP_ID) == ["301.jpg"]
+
+
+async def test_poll_reads_older_pages_of_backlog(
+    service: SubscriptionService,
+    fake: FakeTelegram,
+    instagram: StubInstagram,
+    media_host: MediaHost,
+) -> None:
+    await service.subscribe(GROUP_ID, OWNER, is_admin=True)
+    await service.poll()
+    backlog = [
+        new_post(image(str(1000 + minute), host=media_host.base_url), minute)
+        for minute in range(1, 31)
+    ]
+    instagram.tokens[TOKEN][:0] = reversed(backlog)
+    requests_before = instagram.requests["media_page"]
+
+    first = await service.poll()
+    first_requests = instagram.requests["media_page"] - requests_before
+    second = await service.poll()
+
+    # 35 posts in pages of 25: the second page ends at the old posts, so paging stops.
+    assert first_requests == 2
+    assert first.delivered == 30
+    assert second.delivered == 0
+    assert sent_to(fake, GROUP_ID) == [f"{1000 + minute}.jpg" for minute in range(1, 31)]
+
+
+async def test_poll_stops_at_page_limit(
+    bot: Bot,
+    storage: Storage,
+    fake: FakeTelegram,
+    instagram: StubInstagram,
+    media_host: MediaHost,
+    http_client: httpx.AsyncClient,
+    clock: Clock,
+) -> None:
+    page_size = 5
+    service = build_service(bot, storage, instagram, http_client, clock, page_size=page_size)
+    await service.subscribe(GROUP_ID, OWNER, is_admin=True)
+    await service.poll()
+    backlog = [
+        new_post(image(str(1000 + minute), host=media_host.base_url), minute)
+        for minute in range(1, 31)
+    ]
+    instagram.tokens[TOKEN][:0] = reversed(backlog)
+    requests_before = instagram.requests["media_page"]
+
+    first = await service.poll()
+    first_requests = instagram.requests["media_page"] - requests_before
+    second = await service.poll()
+    read = MAX_POLL_PAGES * page_size
+
+    assert first_requests == MAX_POLL_PAGES
+    assert first.delivered == read
+    assert second.delivered == 0
+    # Only the newest pages are read, so the oldest posts of a longer backlog are missed.
+    assert sent_to(fake, GROUP_ID) == [f"{1000 + minute}.jpg" for minute in range(31 - read, 31)]
 
 
 async def test_poll_reads_each_account_once(
