@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.handlers import texts
 from tests.e2e.support import (
     REPO_ROOT,
     BotProcess,
@@ -83,6 +84,9 @@ def is_loopback(url: str) -> bool:
     """Return whether a URL points at 127.0.0.1, or is not a network URL at all."""
     parts = urlsplit(url)
     return parts.scheme not in ("http", "https", "ws", "wss") or parts.hostname == "127.0.0.1"
+
+
+OPEN_PRIVATE_CHAT = texts.OPEN_PRIVATE_CHAT_BUTTON
 
 
 async def test_demo_connect_and_album_in_browser(
@@ -154,6 +158,17 @@ async def test_demo_connect_and_album_in_browser(
             if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
                 DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
                 shutil.copyfile(screenshot, DOCS_SCREENSHOT)
+
+            # A t.me link to the bot stays in the playground: it opens the private chat and
+            # sends the deep link's /start command, as a Telegram app does.
+            await page.locator("#chat-list button", has_text="Gramlink demo group").click()
+            await page.fill("#text-input", "/connect")
+            await page.press("#text-input", "Enter")
+            open_private = page.locator(".message .keyboard button", has_text=OPEN_PRIVATE_CHAT)
+            await open_private.click()
+            await page.locator(".message.own", has_text="/start connect").wait_for()
+            title = await page.locator("#chat-title").inner_text()
+            assert title.startswith("Private chat with @")
         except BaseException:
             # A picture of the page shows at which step the demo went wrong.
             ARTIFACTS.mkdir(exist_ok=True)

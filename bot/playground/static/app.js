@@ -150,7 +150,37 @@ function keyboardNode(message) {
   return keyboard;
 }
 
+// A t.me link to this bot (https://t.me/<bot>?start=<payload>) would leave the playground,
+// so it opens the private chat here and sends "/start <payload>" as Telegram apps do.
+function botDeepLink(url) {
+  if (!state.bot) return null;
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  const path = parsed.pathname.replace(/^\/+|\/+$/g, "");
+  if (parsed.hostname !== "t.me" || path.toLowerCase() !== state.bot.username.toLowerCase()) {
+    return null;
+  }
+  return {start: parsed.searchParams.get("start")};
+}
+
+async function followBotDeepLink(deepLink) {
+  if (state.userId === null) return;
+  openChat(state.userId);
+  await sendText(deepLink.start ? `/start ${deepLink.start}` : "/start");
+}
+
 function buttonNode(message, button) {
+  const deepLink = button.url !== undefined ? botDeepLink(button.url) : null;
+  if (deepLink) {
+    const node = element("button", null, button.text);
+    node.type = "button";
+    node.addEventListener("click", () => followBotDeepLink(deepLink));
+    return node;
+  }
   if (button.url !== undefined) {
     const link = element("a", null, button.text);
     if (isWebUrl(button.url)) link.href = button.url;
