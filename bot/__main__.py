@@ -123,7 +123,8 @@ async def _run(*, demo: bool, sandbox: bool) -> None:
 
         from bot.app import create_app
 
-        app = create_app(settings, sandbox=sandbox)
+        bot_link_url = fake_telegram.page_url if fake_telegram is not None else None
+        app = create_app(settings, sandbox=sandbox, bot_link_url=bot_link_url)
         on_started = None
         if fake_telegram is not None:
             on_started = functools.partial(_announce_demo, fake_telegram)

@@ -62,12 +62,20 @@ def create_app(
     *,
     sandbox: bool = False,
     rate_limiter: BaseRateLimiter[Any] | None = None,
+    bot_link_url: str | None = None,
 ) -> GramlinkApp:
     """Create the bot process from settings. Nothing opens until `start()`.
 
     `rate_limiter` replaces the default one, a `GovernorRateLimiter` at Telegram's limits.
+    `bot_link_url` replaces `https://t.me/<bot username>` as the link from web pages back
+    to the bot; the demo points it at its web chat.
     """
-    return GramlinkApp(settings, sandbox=sandbox or settings.sandbox, rate_limiter=rate_limiter)
+    return GramlinkApp(
+        settings,
+        sandbox=sandbox or settings.sandbox,
+        rate_limiter=rate_limiter,
+        bot_link_url=bot_link_url,
+    )
 
 
 class GramlinkApp:
@@ -79,10 +87,12 @@ class GramlinkApp:
         *,
         sandbox: bool = False,
         rate_limiter: BaseRateLimiter[Any] | None = None,
+        bot_link_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.sandbox = sandbox
         self._rate_limiter = rate_limiter
+        self._bot_link_url = bot_link_url
         self._stack = contextlib.AsyncExitStack()
         self._started = False
         self._accepting_updates = False
@@ -279,6 +289,7 @@ class GramlinkApp:
         context = WebContext(
             services=services,
             bot_username=application.bot.username,
+            bot_link_url=self._bot_link_url or "",
             scheduler_running=self._scheduler_running,
             webhook=webhook,
         )

@@ -30,8 +30,9 @@ class WebhookTarget:
 class WebContext:
     """Services and process state that the routes read.
 
-    `bot_username` links pages back to the bot, and `scheduler_running` reports the
-    scheduler for `/healthz`. `webhook` is None under long polling, which leaves the
+    `bot_link_url` is the link from pages back to the bot (`https://t.me/<bot_username>`
+    unless the demo replaces it), and `scheduler_running` reports the scheduler for
+    `/healthz`. `webhook` is None under long polling, which leaves the
     webhook route unregistered.
     """
 
@@ -39,6 +40,12 @@ class WebContext:
     bot_username: str
     scheduler_running: Callable[[], bool]
     webhook: WebhookTarget | None = None
+    bot_link_url: str = ""
+
+    @property
+    def back_to_bot_url(self) -> str:
+        """The link from web pages back to the bot."""
+        return self.bot_link_url or f"https://t.me/{self.bot_username}"
 
 
 WEB_CONTEXT = web.AppKey("web_context", WebContext)

@@ -64,7 +64,7 @@ async def oauth_callback(request: web.Request) -> web.Response:
     result = await context.services.accounts.complete_connect(
         state=query.get("state"), code=query.get("code"), error=query.get("error")
     )
-    bot_link = ("Back to Telegram", f"https://t.me/{context.bot_username}")
+    bot_link = ("Back to Telegram", context.back_to_bot_url)
     return _render_result(result, bot_link)
 
 

@@ -131,6 +131,8 @@ async def test_demo_connect_and_album_in_browser(
             await authorize.wait_for_url(re.compile(r"/oauth/callback\?"))
             heading = await authorize.locator("h1").inner_text()
             assert "Connected as @sandbox.demo" in heading
+            back_link = authorize.get_by_role("link", name="Back to Telegram")
+            assert await back_link.get_attribute("href") == page_url
             await authorize.close()
 
             await page.bring_to_front()

@@ -599,3 +599,24 @@ async def test_webhook_route_absent_under_polling(
         )
 
     assert response.status in (404, 405)
+
+
+async def test_callback_page_links_to_replaced_bot_url(harness: Harness) -> None:
+    playground_url = "http://127.0.0.1:8081/"
+    context = WebContext(
+        services=harness.services,
+        bot_username=BOT_USERNAME,
+        scheduler_running=lambda: True,
+        bot_link_url=playground_url,
+    )
+    state = await harness.connect_link_state()
+
+    async with TestClient(TestServer(create_web_app(context))) as client:
+        response = await client.get(
+            "/oauth/callback", params={"code": harness.code(), "state": state}
+        )
+        text = await response.text()
+
+    assert response.status == 200
+    assert f'href="{playground_url}"' in text
+    assert "t.me" not in text
