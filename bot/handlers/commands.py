@@ -159,7 +159,7 @@ async def disconnect_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     choice, account_id = match.group(1), int(match.group(2))
     presser_id = query.from_user.id
 
-    if not _shows_button(query.message, query.data):
+    if not keyboards.shows_button(query.message, query.data):
         # The question was answered already, or the data does not come from this message.
         await query.answer(texts.DISCONNECT_ALREADY_ANSWERED)
         return
@@ -227,18 +227,6 @@ async def _send_connect_link(
 ) -> None:
     url = await get_services(context).accounts.start_connect(user.id, chat.id)
     await message.reply_text(texts.CONNECT_PROMPT, reply_markup=keyboards.connect_keyboard(url))
-
-
-def _shows_button(message: object, callback_data: str) -> bool:
-    """Return whether the message still carries an inline button with this callback data."""
-    # An old message comes as an InaccessibleMessage, which has no keyboard to check.
-    if not isinstance(message, Message) or message.reply_markup is None:
-        return False
-    return any(
-        button.callback_data == callback_data
-        for row in message.reply_markup.inline_keyboard
-        for button in row
-    )
 
 
 async def _edit_question(query: CallbackQuery, text: str) -> None:

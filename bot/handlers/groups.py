@@ -78,14 +78,25 @@ async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 
 async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Carry out a member's subscription request when a group admin presses Confirm."""
+    """Carry out a member's subscription request when a group admin presses Confirm.
+
+    The pressed message must show the button with this exact data. A press that carries
+    the data on any other message, or on the request after an admin confirmed it, changes
+    nothing.
+    """
     query, user, chat = update.callback_query, update.effective_user, update.effective_chat
-    if query is None or user is None or chat is None:
+    if query is None or query.data is None or user is None or chat is None:
+        return
+    if not keyboards.shows_button(query.message, query.data):
+        logger.debug(
+            "User %s pressed subscription data not shown on message in chat %s", user.id, chat.id
+        )
+        await query.answer(texts.BUTTON_NO_LONGER_WORKS)
         return
     services = get_services(context)
 
     is_admin = await _is_admin(context, chat.id, user.id)
-    result = await services.subscriptions.confirm(chat.id, query.data or "", is_admin)
+    result = await services.subscriptions.confirm(chat.id, query.data, is_admin)
     if result.status is SubscribeStatus.NOT_ADMIN:
         await query.answer(texts.SUBSCRIBE_ADMINS_ONLY, show_alert=True)
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.handlers import texts
 
@@ -18,6 +18,7 @@ __all__ = [
     "disconnect_keyboard",
     "private_chat_keyboard",
     "reconnect_keyboard",
+    "shows_button",
 ]
 
 # Callback data of the /disconnect confirmation is `disconnect:<choice>:<account id>`, at
@@ -32,6 +33,22 @@ DISCONNECT_CALLBACK_DATA = r"disconnect:(yes|no):([1-9][0-9]{0,18})"
 
 # Deep-link payload of the "Open a private chat" button that goes on to /connect.
 START_PAYLOAD_CONNECT = "connect"
+
+
+def shows_button(message: object, callback_data: str) -> bool:
+    """Return whether the message carries an inline button with exactly this callback data.
+
+    Clients can send any callback data with a press on any of the bot's messages, so a
+    handler that acts on the data checks first that the pressed message shows the button.
+    """
+    # An old message comes as an InaccessibleMessage, which has no keyboard to check.
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return False
+    return any(
+        button.callback_data == callback_data
+        for row in message.reply_markup.inline_keyboard
+        for button in row
+    )
 
 
 def connect_keyboard(authorization_url: str) -> InlineKeyboardMarkup:

@@ -174,7 +174,8 @@ class SubscriptionService:
         """Carry out a subscription that a member requested, when an admin confirms it.
 
         The request is STALE when the data cannot be parsed or the requester no longer has
-        that account connected and active.
+        that account connected and active. The caller checks first that the pressed message
+        shows a button with this data, because a client can send any data with a press.
         """
         parsed = parse_confirm_callback_data(callback_data)
         if parsed is None:

@@ -12,6 +12,7 @@ import pytest
 from app_helpers import connect_user
 
 from bot.handlers import texts
+from bot.services.subscriptions import confirm_callback_data
 
 if TYPE_CHECKING:
     from bot.app import GramlinkApp
@@ -97,6 +98,40 @@ async def test_subscribe_needs_admin_confirmation(
     assert by_owner["text"] == texts.SUBSCRIBE_ADMINS_ONLY
     assert by_admin["text"] == ""
     assert "new posts of <b>@sandbox.demo</b> will appear here" in edit.params["text"]
+    assert len(subscriptions) == 1
+
+
+async def test_confirm_forged_on_other_message(
+    app: GramlinkApp, fake_telegram: FakeTelegram
+) -> None:
+    unrelated = await say(fake_telegram, ADMIN, "/unsubscribe")
+    account = await app.services.storage.get_account_for_user(OWNER)
+    assert account is not None
+    forged = confirm_callback_data(account.id, OWNER)
+
+    answer = await press(fake_telegram, ADMIN, unrelated.result["message_id"], forged)
+    subscriptions = await app.services.storage.subscriptions_for_chat(GROUP_ID)
+
+    assert answer["text"] == texts.BUTTON_NO_LONGER_WORKS
+    assert fake_telegram.calls("editMessageText") == []
+    assert subscriptions == []
+
+
+async def test_confirm_pressed_twice_changes_nothing(
+    app: GramlinkApp, fake_telegram: FakeTelegram
+) -> None:
+    request = await say(fake_telegram, OWNER, "/subscribe")
+    data = confirm_data(request)
+    message_id = request.result["message_id"]
+
+    first = await press(fake_telegram, ADMIN, message_id, data)
+    await fake_telegram.wait_for("editMessageText")
+    second = await press(fake_telegram, ADMIN, message_id, data)
+    subscriptions = await app.services.storage.subscriptions_for_chat(GROUP_ID)
+
+    assert first["text"] == ""
+    assert second["text"] == texts.BUTTON_NO_LONGER_WORKS
+    assert len(fake_telegram.calls("editMessageText")) == 1
     assert len(subscriptions) == 1
 
 
