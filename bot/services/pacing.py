@@ -1,8 +1,8 @@
 """Pace Bot API sends within Telegram's flood limits.
 
 `SendGovernor` counts messages over sliding windows, overall and per group.
-`GovernorRateLimiter` puts python-telegram-bot's chat-bound calls behind a governor and
-retries them after a RetryAfter.
+`GovernorRateLimiter` puts python-telegram-bot's calls that post messages behind a governor
+and retries every call after a RetryAfter.
 """
 
 from __future__ import annotations
@@ -201,6 +201,45 @@ class SendGovernor:
             del self._groups[chat_id]
 
 
+# Bot API methods that post new messages into a chat, which is what Telegram's flood limits
+# count. Reads (getChatMember, getChat, ...), answerCallbackQuery, chat actions, deletions and
+# edits (editMessageText, editMessageReplyMarkup, ...) post no message, so they neither wait
+# for nor use up a chat's budget. Telegram can still reject an edit with RetryAfter, and the
+# limiter then pauses and retries it like any other call.
+_POSTING_METHODS = frozenset(
+    {
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+        "sendAnimation",
+        "sendAudio",
+        "sendContact",
+        "sendDice",
+        "sendDocument",
+        "sendGame",
+        "sendInvoice",
+        "sendLocation",
+        "sendMediaGroup",
+        "sendMessage",
+        "sendPaidMedia",
+        "sendPhoto",
+        "sendPoll",
+        "sendSticker",
+        "sendVenue",
+        "sendVideo",
+        "sendVideoNote",
+        "sendVoice",
+    }
+)
+# Methods that post several messages at once, with the request field that lists them.
+_BATCH_FIELDS = {
+    "sendMediaGroup": "media",
+    "copyMessages": "message_ids",
+    "forwardMessages": "message_ids",
+}
+
+
 def _is_group(chat_id: int | str) -> bool:
     # Group, supergroup and channel ids are negative, and "@name" addresses a supergroup or
     # channel. Private chats have no per-chat budget here.
@@ -208,11 +247,12 @@ def _is_group(chat_id: int | str) -> bool:
 
 
 class GovernorRateLimiter(BaseRateLimiter[int]):
-    """python-telegram-bot rate limiter that paces chat-bound Bot API calls with a governor.
+    """python-telegram-bot rate limiter that paces Bot API calls posting messages with a governor.
 
-    Every call with a `chat_id` waits for `governor`, which counts each item of a
-    sendMediaGroup album as one message. Calls without a chat, such as answerCallbackQuery
-    and answerInlineQuery, go at once. Without a governor nothing is paced. After a
+    Every call that posts messages into a chat (sendMessage, sendMediaGroup, copyMessage and
+    the like) waits for `governor`, which counts each item of an album or batch as one
+    message. Other calls, such as getChatMember, answerCallbackQuery and editMessageText, go
+    at once. Without a governor nothing is paced. After a
     RetryAfter, every call waits the time Telegram requests and the call is retried up to
     `max_retries` times (`rate_limit_args` of a single call overrides that number); then the
     RetryAfter reaches the caller.
@@ -250,12 +290,14 @@ class GovernorRateLimiter(BaseRateLimiter[int]):
         """Wait for the flood limits, make the request, and retry it after a RetryAfter."""
         max_retries = self._max_retries if rate_limit_args is None else rate_limit_args
         chat_id = _chat_id_of(data)
-        messages = max(1, len(data.get("media") or ())) if endpoint == "sendMediaGroup" else 1
+        posts_messages = endpoint in _POSTING_METHODS
+        batch_field = _BATCH_FIELDS.get(endpoint)
+        messages = max(1, len(data.get(batch_field) or ())) if batch_field else 1
         attempt = 0
         while True:
             await self._wait_for_pause()
             try:
-                if self._governor is None or chat_id is None:
+                if self._governor is None or chat_id is None or not posts_messages:
                     return await callback(*args, **kwargs)
                 async with self._governor.sending(chat_id, messages):
                     return await callback(*args, **kwargs)

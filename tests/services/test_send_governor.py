@@ -229,6 +229,71 @@ async def test_rate_limiter_passes_calls_without_chat() -> None:
     assert callback.calls == [0.0, 0.0, 0.0]
 
 
+async def test_rate_limiter_passes_reads_in_full_group() -> None:
+    time = StuckTime()
+    limiter = GovernorRateLimiter(governor(time, group_rate=2, group_period=60.0))
+    callback = RecordingCallback(time)
+    for _ in range(2):
+        await send(limiter, callback, "sendMessage", {"chat_id": GROUP_CHAT})
+    calls_without_wait = [
+        ("getChatMember", {"chat_id": GROUP_CHAT, "user_id": 7}),
+        ("getChatAdministrators", {"chat_id": GROUP_CHAT}),
+        ("getChat", {"chat_id": GROUP_CHAT}),
+        ("answerCallbackQuery", {"callback_query_id": "1"}),
+        ("editMessageText", {"chat_id": GROUP_CHAT, "message_id": 1, "text": "x"}),
+        ("editMessageReplyMarkup", {"chat_id": GROUP_CHAT, "message_id": 1}),
+    ]
+
+    for endpoint, data in calls_without_wait:
+        await asyncio.wait_for(send(limiter, callback, endpoint, data), timeout=5)
+    blocked = asyncio.create_task(send(limiter, callback, "sendMessage", {"chat_id": GROUP_CHAT}))
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    assert len(callback.calls) == 2 + len(calls_without_wait)
+    assert not blocked.done()
+    assert time.waits == [60.0]
+    blocked.cancel()
+
+
+async def test_rate_limiter_reads_use_no_budget() -> None:
+    time = FakeTime()
+    limiter = GovernorRateLimiter(governor(time, group_rate=2, group_period=60.0))
+    callback = RecordingCallback(time)
+
+    for _ in range(5):
+        await send(limiter, callback, "getChatMember", {"chat_id": GROUP_CHAT, "user_id": 7})
+    for _ in range(3):
+        await send(limiter, callback, "sendMessage", {"chat_id": GROUP_CHAT})
+
+    assert callback.calls == [0.0] * 7 + [60.0]
+
+
+async def test_rate_limiter_counts_forwarded_batch() -> None:
+    time = FakeTime()
+    limiter = GovernorRateLimiter(governor(time, group_rate=3, group_period=60.0))
+    callback = RecordingCallback(time)
+    batch = {"chat_id": GROUP_CHAT, "from_chat_id": PRIVATE_CHAT, "message_ids": [1, 2, 3]}
+
+    await send(limiter, callback, "forwardMessages", batch)
+    await send(limiter, callback, "copyMessage", {"chat_id": GROUP_CHAT, "message_id": 4})
+
+    assert callback.calls == [0.0, 60.0]
+
+
+async def test_rate_limiter_retries_read_after_retry_after() -> None:
+    time = FakeTime()
+    limiter = GovernorRateLimiter(
+        governor(time), max_retries=1, clock=time.clock, sleep=time.sleep
+    )
+    callback = RecordingCallback(time, [RetryAfter(timedelta(seconds=4))])
+
+    result = await send(limiter, callback, "getChatMember", {"chat_id": GROUP_CHAT})
+
+    assert result == {"ok": True}
+    assert callback.calls == [0.0, 4.0]
+
+
 async def test_rate_limiter_retries_after_retry_after() -> None:
     time = FakeTime()
     limiter = GovernorRateLimiter(
