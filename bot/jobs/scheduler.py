@@ -29,6 +29,33 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 
+# APScheduler's logger, which logs at WARNING each time a run is skipped because the previous
+# run of that job is still going.
+_APSCHEDULER_LOGGER = "apscheduler.scheduler"
+# Start of that message in APScheduler 3.11 (apscheduler/schedulers/base.py).
+_SKIPPED_RUN_MESSAGE = 'Execution of job "%s" skipped: maximum number of running instances'
+
+
+class _SkippedRunFilter(logging.Filter):
+    """Logging filter that lowers APScheduler's skipped-run warning to DEBUG.
+
+    Jobs run one instance at a time and coalesce missed runs on purpose, so a slow run that
+    overlaps its next start time is expected and not worth a warning.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Lower the level of a skipped-run record, and keep every record."""
+        if isinstance(record.msg, str) and record.msg.startswith(_SKIPPED_RUN_MESSAGE):
+            record.levelno = logging.DEBUG
+            record.levelname = logging.getLevelName(logging.DEBUG)
+        return True
+
+
+def _quiet_skipped_runs() -> None:
+    apscheduler_logger = logging.getLogger(_APSCHEDULER_LOGGER)
+    if not any(isinstance(existing, _SkippedRunFilter) for existing in apscheduler_logger.filters):
+        apscheduler_logger.addFilter(_SkippedRunFilter())
+
 
 @dataclass(frozen=True, slots=True)
 class JobReport:
@@ -118,6 +145,7 @@ class JobScheduler:
         if self._scheduler is not None:
             raise RuntimeError("the scheduler is already started")
 
+        _quiet_skipped_runs()
         scheduler = AsyncIOScheduler(timezone=UTC)
         for job in self._jobs.values():
             scheduler.add_job(

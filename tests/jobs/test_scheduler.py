@@ -126,6 +126,30 @@ async def test_slow_job_never_overlaps(storage: Storage) -> None:
     assert job.max_active == 1
 
 
+async def test_skipped_overlapping_run_logs_at_debug(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = CountingJob(duration=0.35)
+    scheduler = JobScheduler(storage)
+    scheduler.add_job("slow", job, interval=timedelta(seconds=0.1))
+
+    with caplog.at_level(logging.DEBUG, logger="apscheduler"):
+        scheduler.start()
+        try:
+            await wait_for(job.ran_twice)
+        finally:
+            await scheduler.shutdown()
+
+    skipped = [
+        record
+        for record in caplog.records
+        if "maximum number of running instances" in record.getMessage()
+    ]
+    assert skipped
+    assert all(record.levelno == logging.DEBUG for record in skipped)
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
 async def test_scheduler_survives_job_exception(
     storage: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
