@@ -102,6 +102,8 @@ async def poll_subscriptions(services: Services) -> JobReport:
         failed=summary.failed,
         succeeded_label="posts delivered",
         failed_label="deliveries failed",
+        # A poll without any subscribed account does nothing, so it is logged at DEBUG.
+        idle=summary.accounts == 0,
     )
 
 

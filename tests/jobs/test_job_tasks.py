@@ -119,10 +119,22 @@ async def test_poll_job_polls_subscriptions(storage: Storage) -> None:
 
     assert services.subscriptions.polls == 1  # type: ignore[attr-defined]
     assert report.action == "2 accounts checked for 3 chats"
+    assert report.idle is False
     assert report.succeeded == 4
     assert report.failed == 1
     assert report.succeeded_label == "posts delivered"
     assert report.failed_label == "deliveries failed"
+
+
+async def test_poll_job_without_subscriptions_is_idle(storage: Storage) -> None:
+    services = make_services(storage)
+    subscriptions: FakeSubscriptions = services.subscriptions  # type: ignore[assignment]
+    subscriptions.summary = PollSummary(accounts=0, chats=0, delivered=0, failed=0, duration=0.0)
+
+    report = await poll_subscriptions(services)
+
+    assert report.idle is True
+    assert report.action == "0 accounts checked for 0 chats"
 
 
 async def test_poll_job_counts_unreadable_accounts(storage: Storage) -> None:
