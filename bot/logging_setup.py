@@ -46,7 +46,7 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        # Longest first, so a secret that contains another is masked whole.
+        # Sorted by length, longest first, so a secret that contains another is masked whole.
         self._secrets = tuple(sorted({secret for secret in secrets if secret}, key=len)[::-1])
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -118,8 +118,8 @@ def create_key_file(path: Path) -> str:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        # NOTE: a process that starts in the same instant may find the file still empty,
-        # and then fails with an invalid-key error; starting it again succeeds.
+        # NOTE: a process that starts in the same instant may find the file still empty.
+        # It then fails with an invalid-key error, and starting it again succeeds.
         existing = read_key_file(path)
         if existing is None:
             raise StorageError(

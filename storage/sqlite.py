@@ -783,7 +783,7 @@ class SQLiteStorage(Storage):
     async def subscribe(
         self, *, chat_id: int, account_id: int, subscribed_by: int, now: datetime
     ) -> tuple[Subscription, bool]:
-        """Create or reactivate a subscription; the flag says whether anything changed.
+        """Create or reactivate a subscription; the flag is True when anything changed.
 
         Reactivating clears `baseline_done`, so posts published while the subscription was
         inactive are marked as seen instead of flooding the chat. An active subscription is

@@ -31,7 +31,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer a button press that no handler accepts, so the client stops waiting."""
+    """Answer a button press that no other handler accepts, so the client stops waiting."""
     query = update.callback_query
     if query is None:
         return

@@ -76,8 +76,8 @@ class InstagramClient:
     """Async client for the OAuth flow and the read-only media endpoints of one Instagram app.
 
     All calls share one `httpx.AsyncClient`. Idempotent GET calls are retried on timeouts,
-    connection errors and 5xx responses with jittered exponential backoff; the code exchange
-    is never retried because a code is single-use.
+    connection errors and 5xx responses with jittered exponential backoff. The code exchange
+    is never retried, because a code is single-use.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""The error answer of the fake Bot API."""
+"""The error response of the fake Bot API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ __all__ = ["BotApiError"]
 
 
 class BotApiError(Exception):
-    """A Bot API error answer: HTTP status, description and optional parameters."""
+    """A Bot API error response: HTTP status, description and optional parameters."""
 
     def __init__(
         self, error_code: int, description: str, parameters: dict[str, Any] | None = None

@@ -54,7 +54,7 @@ class PendingQuery:
 
 @dataclass
 class ChatRecord:
-    """A chat the fake server knows, with its message history."""
+    """A chat that the fake server stores, with its message history."""
 
     id: int
     type: str

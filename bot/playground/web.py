@@ -126,7 +126,12 @@ class PlaygroundRoutes:
             raise _bad_input("text must be a non-empty string of at most 4096 characters")
 
         chat = self._fake.state.chats.get(chat_id)
-        chat_type = chat.type if chat is not None else ("private" if chat_id > 0 else "group")
+        if chat is not None:
+            chat_type = chat.type
+        elif chat_id > 0:
+            chat_type = "private"
+        else:
+            chat_type = "group"
         if chat is not None and chat.migrated_to is not None:
             raise _bad_input(f"chat {chat_id} was upgraded; use chat {chat.migrated_to}")
         update = self._fake.send_message(user_id, text, chat_id=chat_id, chat_type=chat_type)

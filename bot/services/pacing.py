@@ -87,9 +87,9 @@ class SendGovernor:
     included. A leaky bucket whose capacity equals its rate would let up to twice the rate
     through within one window after a pause.
 
-    `sending()` stamps its messages when the request finishes: Telegram counted them at
-    some moment between the start of the request and its response, so a later send that
-    waits a whole window after the response cannot share Telegram's window with them,
+    `sending()` stamps its messages when the request finishes. Telegram counted them at some
+    moment between the start of the request and its response. A later send that waits a
+    whole window after the response therefore cannot share Telegram's window with them,
     however long the requests take. `acquire()` stamps them at once, for callers that do
     not report when the request finished.
 
@@ -252,10 +252,11 @@ class GovernorRateLimiter(BaseRateLimiter[int]):
     Every call that posts messages into a chat (sendMessage, sendMediaGroup, copyMessage and
     the like) waits for `governor`, which counts each item of an album or batch as one
     message. Other calls, such as getChatMember, answerCallbackQuery and editMessageText, go
-    at once. Without a governor nothing is paced. After a
-    RetryAfter, every call waits the time Telegram requests and the call is retried up to
-    `max_retries` times (`rate_limit_args` of a single call overrides that number); then the
-    RetryAfter reaches the caller.
+    at once. Without a governor nothing is paced.
+
+    After a RetryAfter, every call waits the time Telegram requests, and the call is retried
+    up to `max_retries` times (`rate_limit_args` of a single call overrides that number).
+    After the last retry the RetryAfter reaches the caller.
     """
 
     def __init__(

@@ -209,7 +209,10 @@ function buttonNode(message, button) {
 function messageNode(message) {
   const own = message.from && message.from.id === state.userId;
   const service = serviceText(message);
-  const node = element("div", service ? "message service" : own ? "message own" : "message");
+  let className = "message";
+  if (service) className = "message service";
+  else if (own) className = "message own";
+  const node = element("div", className);
   node.dataset.messageId = message.message_id;
   if (service) {
     node.textContent = service;
